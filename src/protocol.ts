@@ -1,0 +1,102 @@
+// The typed message protocol between the extension host and the model worker thread.
+// Every message crossing `worker.postMessage` is one of the unions below; nothing else is sent.
+// Requests carry an `id`; every reply about that request carries the same `id`.
+
+export type Device = 'cpu' | 'gpu';
+export type Dtype = 'fp32' | 'q8' | 'q4';
+
+/** Where the worker gets its model from. */
+export type ModelSource =
+  | {
+      kind: 'hub';
+      modelId: string; // e.g. "Xenova/gpt2"
+      revision: string; // branch, tag or commit
+      hubUrl: string; // "https://huggingface.co" or a mirror / loopback test hub with the same layout
+      cacheDir: string; // where downloads live (VS Code's global storage), never the extension folder
+      offline: boolean; // never touch the network: use the cache or fail with a clear error
+    }
+  | { kind: 'folder'; path: string };
+
+export interface LoadOptions {
+  source: ModelSource;
+  dtype: Dtype;
+  device: Device;
+  threads: number; // intra-op threads; 0 = choose for this machine
+}
+
+export interface SamplingOptions {
+  topK: number; // 0 = no limit
+  topP: number; // 1 = no limit
+  temperature: number; // 0 = greedy
+  seed?: number; // same seed + same prompt + same options -> same text
+}
+
+export interface StopRules {
+  /** Stop before the first newline of the generated text (single-line ghost text). */
+  atNewline: boolean;
+  /** Stop before any of these strings; the string itself is not part of the result. */
+  strings: string[];
+}
+
+export interface GenerateOptions {
+  prompt: string;
+  maxNewTokens: number;
+  sampling: SamplingOptions;
+  stop: StopRules;
+  /** Send a `token` message for each new piece of text. */
+  stream: boolean;
+  /** Independent samples from the same prompt (for cycling through alternatives). */
+  samples: number;
+}
+
+export type HostToWorker =
+  | { type: 'load'; id: number; options: LoadOptions }
+  | { type: 'generate'; id: number; options: GenerateOptions }
+  | { type: 'cancel'; id: number }
+  | { type: 'crash'; id: number } // test hook: throw inside the worker to prove crashes are reported
+  | { type: 'dispose'; id: number };
+
+export interface ModelInfo {
+  name: string; // model id or folder
+  nLayer: number;
+  nHead: number;
+  nEmbd: number;
+  contextLength: number; // n_positions
+  vocabSize: number;
+  dtype: Dtype;
+  device: Device; // the device actually used
+  fallbackReason?: string; // set when `gpu` was asked for and CPU is used instead
+  files: string[]; // paths of the files loaded
+}
+
+export type StopReason = 'eos' | 'length' | 'stop' | 'cancelled';
+
+export interface GenerationResult {
+  texts: string[]; // one per sample
+  stopReasons: StopReason[];
+  promptTokens: number; // after cropping to the window
+  reusedTokens: number; // prompt tokens whose KV cache was reused from an earlier request
+  newTokens: number; // summed over samples
+  timings: { prefillMs: number; decodeMs: number; totalMs: number };
+}
+
+export type ProgressPhase = 'download' | 'load';
+
+export type WorkerToHost =
+  | { type: 'progress'; id: number; phase: ProgressPhase; file: string; loaded: number; total: number; percent: number }
+  | { type: 'loaded'; id: number; info: ModelInfo }
+  | { type: 'token'; id: number; sample: number; text: string }
+  | { type: 'done'; id: number; result: GenerationResult }
+  | { type: 'error'; id: number; code: ErrorCode; message: string }
+  | { type: 'log'; level: 'trace' | 'info' | 'warn' | 'error'; message: string };
+
+export type ErrorCode =
+  | 'bad-request' // the request itself is invalid (empty prompt, not loaded, ...)
+  | 'model-files' // missing, truncated, corrupted or unreadable model files
+  | 'download' // network or server failure while downloading
+  | 'offline' // offline mode and the model is not in the cache
+  | 'runtime' // ONNX Runtime failed
+  | 'crashed'; // the worker died; the host restarts it
+
+/** Token id of `<|endoftext|>` in every GPT-2 vocabulary. */
+export const END_OF_TEXT = 50256;
