@@ -1,0 +1,113 @@
+// A hub-shaped HTTP server on 127.0.0.1 for tests: serves a model folder at /{model}/resolve/{revision}/{file},
+// like huggingface.co, with the same size and checksum headers, Range support, and switchable faults.
+import { createHash } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { AddressInfo } from 'node:net';
+
+export type Fault =
+  | 'truncate' // send the declared length's headers but close the connection half way
+  | 'corrupt' // send the right number of bytes with some flipped
+  | 'status500' // answer 500
+  | 'stall'; // send half the body, then nothing until the client gives up
+
+export interface HubRequest {
+  method: string;
+  file: string;
+  range?: string;
+}
+
+export class LoopbackHub {
+  readonly requests: HubRequest[] = [];
+  /** Faults to inject, per file name; each is used once, then the file is served correctly. */
+  readonly faults = new Map<string, Fault[]>();
+  private server?: Server;
+  private readonly sha256 = new Map<string, string>();
+
+  /** @param models model id -> folder on disk holding config.json, tokenizer.json, onnx/... */
+  constructor(private readonly models: Record<string, string>) {}
+
+  get url(): string {
+    const { port } = this.server!.address() as AddressInfo;
+    return `http://127.0.0.1:${port}`;
+  }
+
+  async start(): Promise<this> {
+    this.server = createServer((req, res) => this.handle(req, res));
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.server?.closeAllConnections();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  injectFault(file: string, fault: Fault): void {
+    this.faults.set(file, [...(this.faults.get(file) ?? []), fault]);
+  }
+
+  private fileHash(file: string): string {
+    let hash = this.sha256.get(file);
+    if (!hash) {
+      hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+      this.sha256.set(file, hash);
+    }
+    return hash;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    const url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const match = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url);
+    const folder = match && this.models[match[1]];
+    const file = match?.[3] ?? url;
+    this.requests.push({ method: req.method ?? 'GET', file, range: req.headers.range });
+    if (!folder) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end('Repository not found');
+    const full = path.join(folder, file);
+    if (!full.startsWith(folder + path.sep) || !fs.existsSync(full) || !fs.statSync(full).isFile()) {
+      return void res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('Entry not found');
+    }
+    const fault = this.faults.get(file)?.shift();
+    if (fault === 'status500') return void res.writeHead(500).end('Internal error');
+
+    const body = fs.readFileSync(full);
+    const sha = this.fileHash(full);
+    // The hub sends these for LFS files: the size and the sha256 of the whole file.
+    const headers: Record<string, string | number> = {
+      'content-type': 'application/octet-stream',
+      'accept-ranges': 'bytes',
+      etag: `"${sha}"`,
+      'x-linked-etag': `"${sha}"`,
+      'x-linked-size': body.length,
+    };
+    let start = 0;
+    let end = body.length - 1;
+    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.range ?? '');
+    if (range) {
+      start = Number(range[1]);
+      end = range[2] ? Math.min(Number(range[2]), end) : end;
+      if (start > end) return void res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
+      headers['content-range'] = `bytes ${start}-${end}/${body.length}`;
+    }
+    headers['content-length'] = end - start + 1;
+    res.writeHead(range ? 206 : 200, headers);
+    if (req.method === 'HEAD') return void res.end();
+
+    let payload = body.subarray(start, end + 1);
+    if (fault === 'corrupt') {
+      payload = Buffer.from(payload);
+      for (let i = 0; i < payload.length; i += 997) payload[i] ^= 0xff;
+    }
+    if (fault === 'truncate') {
+      res.write(payload.subarray(0, payload.length >> 1));
+      setTimeout(() => res.destroy(), 20);
+      return;
+    }
+    if (fault === 'stall') {
+      res.write(payload.subarray(0, payload.length >> 1));
+      return; // the client's timeout or abort ends it
+    }
+    res.end(payload);
+  }
+}
