@@ -1,0 +1,159 @@
+// GPT-2 parameters as plain Float32Arrays, laid out exactly like a Hugging Face checkpoint so that
+// loading one is a copy: Linear weights are HF Conv1D, i.e. [in, out] row-major (y = x @ W + b).
+// Field names follow the checkpoint's module names (h.0.attn.c_attn.weight -> h[0].attn.c_attn.weight).
+import { mulberry32, type Rng } from '../rng';
+import { validateConfig, type Gpt2Config } from './config';
+
+export interface Linear {
+  weight: Float32Array; // [in, out]
+  bias: Float32Array; // [out]
+}
+
+export interface LayerNorm {
+  weight: Float32Array; // [nEmbd] gain
+  bias: Float32Array; // [nEmbd]
+}
+
+export interface Gpt2Block {
+  ln_1: LayerNorm;
+  attn: { c_attn: Linear /* [E, 3E]: q | k | v */; c_proj: Linear /* [E, E] */ };
+  ln_2: LayerNorm;
+  mlp: { c_fc: Linear /* [E, 4E] */; c_proj: Linear /* [4E, E] */ };
+}
+
+export interface Gpt2Weights {
+  wte: Float32Array; // [vocabSize, nEmbd], also the (tied) lm_head
+  wpe: Float32Array; // [nPositions, nEmbd]
+  h: Gpt2Block[]; // nLayer blocks
+  ln_f: LayerNorm;
+}
+
+export interface TensorSpec {
+  name: string; // checkpoint name without the "transformer." prefix
+  shape: number[];
+}
+
+/** Every parameter tensor of a GPT-2, in checkpoint order, with its shape. */
+export function tensorSpecs(c: Gpt2Config): TensorSpec[] {
+  const E = c.nEmbd;
+  const specs: TensorSpec[] = [
+    { name: 'wte.weight', shape: [c.vocabSize, E] },
+    { name: 'wpe.weight', shape: [c.nPositions, E] },
+  ];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `h.${l}.`;
+    specs.push(
+      { name: p + 'ln_1.weight', shape: [E] },
+      { name: p + 'ln_1.bias', shape: [E] },
+      { name: p + 'attn.c_attn.weight', shape: [E, 3 * E] },
+      { name: p + 'attn.c_attn.bias', shape: [3 * E] },
+      { name: p + 'attn.c_proj.weight', shape: [E, E] },
+      { name: p + 'attn.c_proj.bias', shape: [E] },
+      { name: p + 'ln_2.weight', shape: [E] },
+      { name: p + 'ln_2.bias', shape: [E] },
+      { name: p + 'mlp.c_fc.weight', shape: [E, 4 * E] },
+      { name: p + 'mlp.c_fc.bias', shape: [4 * E] },
+      { name: p + 'mlp.c_proj.weight', shape: [4 * E, E] },
+      { name: p + 'mlp.c_proj.bias', shape: [E] },
+    );
+  }
+  specs.push({ name: 'ln_f.weight', shape: [E] }, { name: 'ln_f.bias', shape: [E] });
+  return specs;
+}
+
+export const numel = (shape: number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/**
+ * Builds a Gpt2Weights by asking `load` for each tensor (in tensorSpecs order), checking its length.
+ * The single place that maps checkpoint names to fields: safetensors reading and random init both use it.
+ */
+export function weightsFromTensors(c: Gpt2Config, load: (spec: TensorSpec) => Float32Array): Gpt2Weights {
+  validateConfig(c);
+  const t = new Map<string, Float32Array>();
+  for (const spec of tensorSpecs(c)) {
+    const a = load(spec);
+    if (a.length !== numel(spec.shape)) {
+      throw new Error(`tensor ${spec.name}: expected ${numel(spec.shape)} values for shape [${spec.shape}], got ${a.length}`);
+    }
+    t.set(spec.name, a);
+  }
+  const get = (n: string) => t.get(n)!;
+  const lin = (p: string): Linear => ({ weight: get(p + '.weight'), bias: get(p + '.bias') });
+  const h: Gpt2Block[] = [];
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `h.${l}.`;
+    h.push({
+      ln_1: lin(p + 'ln_1'),
+      attn: { c_attn: lin(p + 'attn.c_attn'), c_proj: lin(p + 'attn.c_proj') },
+      ln_2: lin(p + 'ln_2'),
+      mlp: { c_fc: lin(p + 'mlp.c_fc'), c_proj: lin(p + 'mlp.c_proj') },
+    });
+  }
+  return { wte: get('wte.weight'), wpe: get('wpe.weight'), h, ln_f: lin('ln_f') };
+}
+
+/** The inverse of weightsFromTensors: checkpoint name -> data, in tensorSpecs order. */
+export function tensorsOfWeights(w: Gpt2Weights, c: Gpt2Config): { spec: TensorSpec; data: Float32Array }[] {
+  const byName = new Map<string, Float32Array>([
+    ['wte.weight', w.wte],
+    ['wpe.weight', w.wpe],
+    ['ln_f.weight', w.ln_f.weight],
+    ['ln_f.bias', w.ln_f.bias],
+  ]);
+  w.h.forEach((b, l) => {
+    const parts: [string, Linear][] = [
+      ['ln_1', b.ln_1],
+      ['attn.c_attn', b.attn.c_attn],
+      ['attn.c_proj', b.attn.c_proj],
+      ['ln_2', b.ln_2],
+      ['mlp.c_fc', b.mlp.c_fc],
+      ['mlp.c_proj', b.mlp.c_proj],
+    ];
+    for (const [n, p] of parts) {
+      byName.set(`h.${l}.${n}.weight`, p.weight);
+      byName.set(`h.${l}.${n}.bias`, p.bias);
+    }
+  });
+  return tensorSpecs(c).map((spec) => {
+    const data = byName.get(spec.name);
+    if (!data || data.length !== numel(spec.shape)) {
+      throw new Error(`tensor ${spec.name}: missing or wrong size for shape [${spec.shape}]`);
+    }
+    return { spec, data };
+  });
+}
+
+/** n samples of N(0, std) by Box-Muller (two per pair of uniforms). */
+function normal(rng: Rng, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(rng() || 1e-12)) * std;
+    const theta = 2 * Math.PI * rng();
+    out[i] = r * Math.cos(theta);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
+  }
+  return out;
+}
+
+export interface RandomWeightOptions {
+  /** Multiplies every init std (default 1 = GPT-2's). Tests use > 1 so attention is far from uniform. */
+  scale?: number;
+}
+
+/**
+ * Seeded random weights with GPT-2's init: N(0, 0.02), residual projections (c_proj) scaled by
+ * 1/sqrt(2*nLayer). Biases and LayerNorm gains/biases get small random values instead of 0/1 so
+ * that a graph that forgets one of them gives different logits.
+ */
+export function randomWeights(c: Gpt2Config, seed: number, opts: RandomWeightOptions = {}): Gpt2Weights {
+  const rng = mulberry32(seed);
+  const s = opts.scale ?? 1;
+  return weightsFromTensors(c, ({ name, shape }) => {
+    const n = numel(shape);
+    if (/ln_\d\.weight$|ln_f\.weight$/.test(name)) return normal(rng, n, 0.1).map((v) => 1 + v);
+    if (name.endsWith('.bias')) return normal(rng, n, 0.01 * s);
+    if (name === 'wpe.weight') return normal(rng, n, 0.01 * s);
+    if (name.endsWith('c_proj.weight')) return normal(rng, n, (0.02 * s) / Math.sqrt(2 * c.nLayer));
+    return normal(rng, n, 0.02 * s); // wte, c_attn, c_fc
+  });
+}
