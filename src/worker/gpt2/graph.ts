@@ -1,0 +1,275 @@
+// GPT-2 written directly as an ONNX graph (opset 17), in the Optimum "decoder_model_merged" layout
+// that transformers.js v4 runs:
+//
+//   inputs : input_ids      int64 [B, S]
+//            attention_mask int64 [B, T]            T = P + S, 0 = ignore this key slot
+//            position_ids   int64 [B, S]
+//            past_key_values.{l}.key/value float32 [B, nHead, P, headDim]   (P = 0 on the first call)
+//   outputs: logits         float32 [B, S, vocab]
+//            present.{l}.key/value     float32 [B, nHead, T, headDim]
+//
+// The network, minGPT style: x = wte[ids] + wpe[pos]; nLayer x { x += attn(ln_1(x)); x += mlp(ln_2(x)) };
+// logits = ln_f(x) @ wte^T. Linear layers come in three flavours (fp32 / q8 / q4), chosen by `dtype`.
+import { onnx } from 'onnx-proto';
+import { headDim, validateConfig, type Gpt2Config } from './config';
+import { quantizeInt8PerColumn, quantizeInt8PerRow, quantizeQ4, Q4_BLOCK } from './quantize';
+import type { Gpt2Weights, Linear, LayerNorm } from './weights';
+
+export type Gpt2Dtype = 'fp32' | 'q8' | 'q4';
+
+const DT = onnx.TensorProto.DataType;
+const AT = onnx.AttributeProto.AttributeType;
+
+type Dim = number | string; // numeric or symbolic
+type AttrValue = number | number[] | { float: number }; // plain numbers are INT attributes
+const float = (v: number) => ({ float: v });
+
+/** Collects nodes and initializers; every op returns the names of its fresh output tensors. */
+class GraphBuilder {
+  readonly nodes: onnx.INodeProto[] = [];
+  readonly initializers: onnx.ITensorProto[] = [];
+  private uid = 0;
+
+  op(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, nOut = 1, domain = ''): string[] {
+    const id = this.uid++;
+    const output = Array.from({ length: nOut }, (_, i) => `/${opType}_${id}/out${i}`);
+    const attribute = Object.entries(attrs).map(([name, v]): onnx.IAttributeProto => {
+      if (Array.isArray(v)) return { name, type: AT.INTS, ints: v };
+      if (typeof v === 'number') return { name, type: AT.INT, i: v };
+      return { name, type: AT.FLOAT, f: v.float };
+    });
+    this.nodes.push({ opType, input: inputs, output, name: `/${opType}_${id}`, domain, attribute });
+    return output;
+  }
+
+  /** Single-output op, the common case. */
+  op1(opType: string, inputs: string[], attrs: Record<string, AttrValue> = {}, domain = ''): string {
+    return this.op(opType, inputs, attrs, 1, domain)[0];
+  }
+
+  /** Names a tensor: a graph output must be produced under its own name. */
+  rename(from: string, to: string): string {
+    this.nodes.push({ opType: 'Identity', input: [from], output: [to], name: `/Identity_${to}`, domain: '' });
+    return to;
+  }
+
+  init(name: string, dataType: number, dims: number[], data: ArrayBufferView): string {
+    const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    this.initializers.push({ name, dataType, dims, rawData });
+    return name;
+  }
+
+  f32(name: string, dims: number[], data: Float32Array): string {
+    return this.init(name, DT.FLOAT, dims, data);
+  }
+
+  i64(name: string, values: number[], dims: number[] = [values.length]): string {
+    return this.init(name, DT.INT64, dims, BigInt64Array.from(values, BigInt));
+  }
+
+  scalar(name: string, v: number): string {
+    return this.init(name, DT.FLOAT, [], Float32Array.of(v));
+  }
+}
+
+function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
+  const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+  return { name, type: { tensorType: { elemType, shape: { dim } } } };
+}
+
+/** y = x @ W + b for a Conv1D weight W [K, N], in the precision of the graph. x: [B, S, K] -> [B, S, N]. */
+type LinearFn = (x: string, lin: Linear, K: number, N: number, name: string) => string;
+
+function fp32Linear(g: GraphBuilder): LinearFn {
+  return (x, lin, K, N, name) => {
+    const y = g.op1('MatMul', [x, g.f32(name + '.weight', [K, N], lin.weight)]);
+    return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
+  };
+}
+
+/**
+ * onnxruntime's dynamic-quantization pattern: activations -> uint8 per tensor at run time,
+ * weights int8 per output column, integer matmul, then rescale by (x_scale * w_scale[n]).
+ */
+function q8MatMul(g: GraphBuilder, x: string, wq: string, wScale: string): string {
+  const [xq, xScale, xZero] = g.op('DynamicQuantizeLinear', [x], {}, 3);
+  const acc = g.op1('MatMulInteger', [xq, wq, xZero]); // int32; no weight zero point: symmetric
+  const scale = g.op1('Mul', [xScale, wScale]); // [N]
+  return g.op1('Mul', [g.op1('Cast', [acc], { to: DT.FLOAT }), scale]);
+}
+
+function q8Linear(g: GraphBuilder): LinearFn {
+  return (x, lin, K, N, name) => {
+    const { q, scale } = quantizeInt8PerColumn(lin.weight, K, N);
+    const wq = g.init(name + '.weight_quantized', DT.INT8, [K, N], q);
+    const y = q8MatMul(g, x, wq, g.f32(name + '.weight_scale', [N], scale));
+    return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
+  };
+}
+
+/** com.microsoft MatMulNBits: 4-bit weights in blocks of 32 along K, one fp32 scale per block. */
+function q4MatMul(g: GraphBuilder, x: string, at: (n: number, k: number) => number, K: number, N: number, name: string) {
+  const { packed, scales, nBlocks } = quantizeQ4(at, K, N);
+  const wq = g.init(name + '.weight_q4', DT.UINT8, [N, nBlocks, Q4_BLOCK / 2], packed);
+  const ws = g.f32(name + '.weight_scales', [N * nBlocks], scales);
+  // accuracy_level 4: int8 activations inside the kernel; the fast CPU path.
+  const attrs = { K, N, bits: 4, block_size: Q4_BLOCK, accuracy_level: 4 };
+  return g.op1('MatMulNBits', [x, wq, ws], attrs, 'com.microsoft');
+}
+
+function q4Linear(g: GraphBuilder): LinearFn {
+  return (x, lin, K, N, name) => {
+    const w = lin.weight; // [K, N]
+    const y = q4MatMul(g, x, (n, k) => w[k * N + n], K, N, name);
+    return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
+  };
+}
+
+/** Token embedding (Gather) and the tied lm_head (x @ wte^T), sharing one table where the dtype allows. */
+function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype) {
+  const V = c.vocabSize, E = c.nEmbd;
+  if (dtype === 'fp32') {
+    const wte = g.f32('transformer.wte.weight', [V, E], w.wte);
+    const embed = g.op1('Gather', [wte, 'input_ids'], { axis: 0 }); // [B, S, E]
+    const lmHead = (h: string) => {
+      // Gemm(transB) reads wte as stored; a MatMul would need a transposed copy of the biggest tensor.
+      const flat = g.op1('Reshape', [h, g.i64('lm_head.flat_shape', [-1, E])]); // [B*S, E]
+      const logits = g.op1('Gemm', [flat, wte], { transB: 1 }); // [B*S, V]
+      const outShape = g.op1('Concat', [g.op1('Shape', ['input_ids']), g.i64('lm_head.vocab', [V])], { axis: 0 });
+      return g.op1('Reshape', [logits, outShape]); // [B, S, V]
+    };
+    return { embed, lmHead };
+  }
+  // int8 table with one scale per token: Gather rows, then dequantize only the gathered rows.
+  const { q, scale } = quantizeInt8PerRow(w.wte, V, E);
+  const wq = g.init('transformer.wte.weight_quantized', DT.INT8, [V, E], q);
+  const ws = g.f32('transformer.wte.weight_scale', [V], scale);
+  const rows = g.op1('Cast', [g.op1('Gather', [wq, 'input_ids'], { axis: 0 })], { to: DT.FLOAT }); // [B, S, E]
+  const rowScale = g.op1('Unsqueeze', [g.op1('Gather', [ws, 'input_ids'], { axis: 0 }), g.i64('axes_last', [-1])]);
+  const embed = g.op1('Mul', [rows, rowScale]);
+  if (dtype === 'q8') {
+    // Same int8 table as lm_head: per-row scale of wte == per-column scale of wte^T. ORT folds the Transpose at load.
+    const wqT = g.op1('Transpose', [wq], { perm: [1, 0] }); // [E, V]
+    return { embed, lmHead: (h: string) => q8MatMul(g, h, wqT, ws) };
+  }
+  // q4: wte [V, E] already is MatMulNBits' [N, K] order.
+  return { embed, lmHead: (h: string) => q4MatMul(g, h, (n, k) => w.wte[n * E + k], E, V, 'lm_head') };
+}
+
+function layerNorm(g: GraphBuilder, x: string, ln: LayerNorm, E: number, name: string, eps: number): string {
+  const gain = g.f32(name + '.weight', [E], ln.weight);
+  const bias = g.f32(name + '.bias', [E], ln.bias);
+  return g.op1('LayerNormalization', [x, gain, bias], { axis: -1, epsilon: float(eps) });
+}
+
+/** gelu_new: 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3))), the tanh approximation GPT-2 was trained with. */
+function gelu(g: GraphBuilder, x: string): string {
+  const x3 = g.op1('Mul', [g.op1('Mul', [x, x]), x]);
+  const inner = g.op1('Add', [x, g.op1('Mul', [x3, 'const.gelu_a'])]);
+  const t = g.op1('Tanh', [g.op1('Mul', [inner, 'const.gelu_c'])]);
+  return g.op1('Mul', [g.op1('Mul', [x, 'const.half']), g.op1('Add', [t, 'const.one'])]);
+}
+
+/**
+ * Additive attention bias [B, 1, S, T]: 0 where query i (absolute position P + i) may look at key j,
+ * -1e9 elsewhere. A key is visible when it is not in the future (j <= P + i) AND attention_mask[b, j] = 1,
+ * so padded or dropped past slots are ignored. -1e9 rather than -inf: a fully masked row (a padding
+ * query) then softmaxes to uniform weights instead of NaN.
+ */
+function attentionBias(g: GraphBuilder): string {
+  const S = g.op1('Gather', [g.op1('Shape', ['input_ids']), 'const.i1'], { axis: 0 });
+  const P = g.op1('Gather', [g.op1('Shape', ['past_key_values.0.key']), 'const.i2'], { axis: 0 });
+  const T = g.op1('Add', [P, S]);
+  const qPos = g.op1('Unsqueeze', [g.op1('Range', [P, T, 'const.i1']), g.i64('axes_1', [1])]); // [S, 1]
+  const kPos = g.op1('Unsqueeze', [g.op1('Range', ['const.i0', T, 'const.i1']), g.i64('axes_0', [0])]); // [1, T]
+  const causal = g.op1('LessOrEqual', [kPos, qPos]); // [S, T]
+  const keep = g.op1('Cast', ['attention_mask'], { to: DT.BOOL }); // [B, T]
+  const keep4 = g.op1('Unsqueeze', [keep, g.i64('axes_1_2', [1, 2])]); // [B, 1, 1, T]
+  const allowed = g.op1('And', [causal, keep4]); // [B, 1, S, T]
+  return g.op1('Where', [allowed, 'const.zero', 'const.neg_big']);
+}
+
+/** Multi-head causal self-attention with a KV cache. x: [B, S, E] -> [B, S, E]. */
+function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn, bias: string) {
+  const E = c.nEmbd, p = `transformer.h.${l}.attn`;
+  const qkv = linear(x, w.h[l].attn.c_attn, E, 3 * E, p + '.c_attn'); // [B, S, 3E]
+  const [q, k, v] = g.op('Split', [qkv, 'const.split_qkv'], { axis: 2 }, 3); // 3 x [B, S, E]
+  // [B, S, E] -> [B, S, H, D] -> [B, H, S, D]
+  const heads = (t: string) => g.op1('Transpose', [g.op1('Reshape', [t, 'const.shape_heads'])], { perm: [0, 2, 1, 3] });
+  const kAll = g.op('Concat', [`past_key_values.${l}.key`, heads(k)], { axis: 2 })[0]; // [B, H, T, D]
+  const vAll = g.op('Concat', [`past_key_values.${l}.value`, heads(v)], { axis: 2 })[0];
+  g.rename(kAll, `present.${l}.key`);
+  g.rename(vAll, `present.${l}.value`);
+  const qScaled = g.op1('Mul', [heads(q), 'const.attn_scale']); // scale q (S rows) rather than scores (S x T)
+  const kT = g.op1('Transpose', [kAll], { perm: [0, 1, 3, 2] }); // [B, H, D, T]
+  const scores = g.op1('Add', [g.op1('MatMul', [qScaled, kT]), bias]); // [B, H, S, T]
+  const probs = g.op1('Softmax', [scores], { axis: -1 });
+  const ctx = g.op1('MatMul', [probs, vAll]); // [B, H, S, D]
+  const merged = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), 'const.shape_merge']); // [B, S, E]
+  return linear(merged, w.h[l].attn.c_proj, E, E, p + '.c_proj');
+}
+
+function mlp(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn): string {
+  const E = c.nEmbd, p = `transformer.h.${l}.mlp`;
+  const hidden = gelu(g, linear(x, w.h[l].mlp.c_fc, E, 4 * E, p + '.c_fc')); // [B, S, 4E]
+  return linear(hidden, w.h[l].mlp.c_proj, 4 * E, E, p + '.c_proj'); // [B, S, E]
+}
+
+/** Serialized ONNX model (ModelProto bytes) of GPT-2 with the given weights, ready for InferenceSession.create. */
+export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): Uint8Array {
+  validateConfig(c);
+  if (w.h.length !== c.nLayer) throw new Error(`weights have ${w.h.length} blocks, config says nLayer=${c.nLayer}`);
+  const E = c.nEmbd, H = c.nHead, D = headDim(c), eps = c.layerNormEpsilon;
+  const g = new GraphBuilder();
+  const linear = dtype === 'fp32' ? fp32Linear(g) : dtype === 'q8' ? q8Linear(g) : dtype === 'q4' ? q4Linear(g) : null;
+  if (!linear) throw new Error(`unknown dtype ${String(dtype)} (expected fp32, q8 or q4)`);
+
+  // Shared constants, referenced by name.
+  g.i64('const.i0', [0], []);
+  g.i64('const.i1', [1], []);
+  g.i64('const.i2', [2], []);
+  g.i64('const.split_qkv', [E, E, E]);
+  g.i64('const.shape_heads', [0, 0, H, D]);
+  g.i64('const.shape_merge', [0, 0, E]);
+  g.scalar('const.zero', 0);
+  g.scalar('const.neg_big', -1e9);
+  g.scalar('const.attn_scale', 1 / Math.sqrt(D));
+  g.scalar('const.half', 0.5);
+  g.scalar('const.one', 1);
+  g.scalar('const.gelu_a', 0.044715);
+  g.scalar('const.gelu_c', Math.sqrt(2 / Math.PI));
+
+  const { embed, lmHead } = embeddings(g, w, c, dtype);
+  const wpe = g.f32('transformer.wpe.weight', [c.nPositions, E], w.wpe);
+  let x = g.op1('Add', [embed, g.op1('Gather', [wpe, 'position_ids'], { axis: 0 })]); // [B, S, E]
+  const bias = attentionBias(g);
+  for (let l = 0; l < c.nLayer; l++) {
+    const p = `transformer.h.${l}`;
+    x = g.op1('Add', [x, attention(g, layerNorm(g, x, w.h[l].ln_1, E, p + '.ln_1', eps), l, w, c, linear, bias)]);
+    x = g.op1('Add', [x, mlp(g, layerNorm(g, x, w.h[l].ln_2, E, p + '.ln_2', eps), l, w, c, linear)]);
+  }
+  g.rename(lmHead(layerNorm(g, x, w.ln_f, E, 'transformer.ln_f', eps)), 'logits');
+
+  const inputs = [
+    valueInfo('input_ids', DT.INT64, ['batch_size', 'sequence_length']),
+    valueInfo('attention_mask', DT.INT64, ['batch_size', 'total_sequence_length']),
+    valueInfo('position_ids', DT.INT64, ['batch_size', 'sequence_length']),
+  ];
+  const outputs = [valueInfo('logits', DT.FLOAT, ['batch_size', 'sequence_length', c.vocabSize])];
+  for (let l = 0; l < c.nLayer; l++) {
+    for (const kv of ['key', 'value']) {
+      // Numeric H and D: transformers.js sizes the empty first-step past from these dims.
+      inputs.push(valueInfo(`past_key_values.${l}.${kv}`, DT.FLOAT, ['batch_size', H, 'past_sequence_length', D]));
+      outputs.push(valueInfo(`present.${l}.${kv}`, DT.FLOAT, ['batch_size', H, 'total_sequence_length', D]));
+    }
+  }
+  const opsetImport = [{ domain: '', version: 17 }];
+  if (dtype === 'q4') opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'local-gpt2',
+    opsetImport,
+    graph: { name: `gpt2-${dtype}`, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
