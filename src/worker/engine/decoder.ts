@@ -1,0 +1,63 @@
+// One GPT-2 forward step over the lean graph, with the prompt-prefix KV reuse that makes
+// keystroke-to-keystroke completions cheap: a new prompt only runs the tokens the cache lacks.
+import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { KvCache, type CacheShape } from './kvCache';
+
+export interface DecoderShape extends CacheShape {
+  vocabSize: number;
+}
+
+/** Long prompts run in slices so that a cancel message is seen between them. */
+const PREFILL_SLICE = 256;
+
+export class Gpt2Decoder {
+  readonly cache: KvCache;
+  private readonly outputNames: string[];
+  private logitsAtEnd?: Float32Array; // logits after the cache's last token, when known
+
+  constructor(
+    private readonly session: InferenceSession,
+    readonly shape: DecoderShape,
+    private readonly lastLogitsOnly: boolean,
+  ) {
+    this.cache = new KvCache(shape);
+    this.outputNames = ['logits'];
+    for (let l = 0; l < shape.nLayer; l++) this.outputNames.push(`present_new.${l}.key`, `present_new.${l}.value`);
+  }
+
+  /**
+   * Makes the cache hold exactly `ids` and returns the logits after the last one.
+   * Reuses the longest common prefix with what the cache holds; `reused` says how many tokens that saved.
+   */
+  async prefill(ids: readonly number[], isCancelled: () => boolean = () => false): Promise<{ logits: Float32Array; reused: number } | undefined> {
+    if (ids.length === 0) throw new Error('prefill needs at least one token');
+    let reused = this.cache.commonPrefix(ids);
+    if (reused === ids.length && reused === this.cache.length && this.logitsAtEnd) return { logits: this.logitsAtEnd, reused };
+    reused = Math.min(reused, ids.length - 1); // the last token must run to produce its logits
+    this.cache.truncate(reused);
+    this.logitsAtEnd = undefined;
+    let logits: Float32Array | undefined;
+    for (let start = reused; start < ids.length; start += PREFILL_SLICE) {
+      if (isCancelled()) return undefined;
+      logits = await this.forward(ids.slice(start, start + PREFILL_SLICE));
+    }
+    return { logits: logits!, reused };
+  }
+
+  /** Runs `ids` after the cached tokens and returns the logits of the last position: [vocab]. */
+  async forward(ids: readonly number[]): Promise<Float32Array> {
+    const feeds = this.cache.feeds(ids.length);
+    feeds.input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+    const out = await this.session.run(feeds, this.outputNames);
+    this.cache.append(ids, out);
+    const logits = out.logits.data as Float32Array; // [1, 1 | seq, vocab]
+    const offset = this.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
+    this.logitsAtEnd = logits.subarray(offset, offset + this.shape.vocabSize);
+    return this.logitsAtEnd;
+  }
+
+  reset(): void {
+    this.cache.clear();
+    this.logitsAtEnd = undefined;
+  }
+}
