@@ -3,7 +3,8 @@
 // worker on the next request. A load that failed is not retried on every keystroke: only when the
 // settings change or the user asks for a restart.
 import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo } from '../protocol';
-import { AbortError, WorkerClient, WorkerError } from './workerClient';
+import { AbortError } from '../core/abortable';
+import { WorkerClient, WorkerError } from './workerClient';
 
 export type ModelState =
   | { kind: 'idle' }

@@ -1,6 +1,7 @@
 // The host's end of the protocol: starts the worker thread, matches replies to requests, turns an
 // AbortSignal into a `cancel` message, and reports a crashed worker instead of hanging on it.
 import { Worker } from 'node:worker_threads';
+import { AbortError } from '../core/abortable';
 import type { GenerateOptions, GenerationResult, HostToWorker, LoadOptions, ModelInfo, WorkerToHost } from '../protocol';
 
 export class WorkerError extends Error {
@@ -10,13 +11,6 @@ export class WorkerError extends Error {
   ) {
     super(message);
     this.name = 'WorkerError';
-  }
-}
-
-export class AbortError extends Error {
-  constructor() {
-    super('The request was cancelled');
-    this.name = 'AbortError';
   }
 }
 

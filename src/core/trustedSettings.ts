@@ -1,0 +1,25 @@
+// In an untrusted workspace, a repository's .vscode/settings.json must not choose what the extension
+// downloads or which folder it loads native-code-adjacent model files from. For those keys only the
+// user's own (global) value counts; everything else is read as usual.
+
+/** What `WorkspaceConfiguration.inspect(key)` returns, reduced to the layers that matter here. */
+export interface SettingLayers {
+  defaultValue?: unknown;
+  globalValue?: unknown;
+  workspaceValue?: unknown;
+  workspaceFolderValue?: unknown;
+}
+
+/** Settings that pick the model source; package.json lists the same keys under restrictedConfigurations. */
+export const RESTRICTED_SETTINGS = ['model', 'revision', 'hubUrl', 'localModelPath', 'dtype', 'device'] as const;
+
+export function effectiveSettings(layers: Record<string, SettingLayers>, trusted: boolean): Record<string, unknown> {
+  const raw: Record<string, unknown> = {};
+  for (const [key, layer] of Object.entries(layers)) {
+    const userOnly = !trusted && (RESTRICTED_SETTINGS as readonly string[]).includes(key);
+    raw[key] = userOnly
+      ? (layer.globalValue ?? layer.defaultValue)
+      : (layer.workspaceFolderValue ?? layer.workspaceValue ?? layer.globalValue ?? layer.defaultValue);
+  }
+  return raw;
+}

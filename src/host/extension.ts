@@ -1,0 +1,119 @@
+// Composition root: builds every object explicitly and registers what must be disposed. No singletons,
+// no model work here; the model loads in the worker on the first completion or command.
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import { ModelController, type ModelState } from '../client/modelController';
+import { CompletionPipeline } from '../core/pipeline';
+import { toLoadOptions, needsModelReload, type Settings } from '../core/settings';
+import type { GenerateOptions } from '../protocol';
+import { generateContinuation } from './generateCommand';
+import { GhostTextProvider } from './inlineProvider';
+import { selectModel, showMenu } from './menu';
+import { DownloadProgress, Notifier } from './notifications';
+import { SettingsReader } from './settingsReader';
+import { StatusBar, type DisplayState } from './statusBar';
+
+/** What the extension exports: used by the integration tests, stable enough for other extensions. */
+export interface LocalGpt2Api {
+  onDidSendRequest: vscode.Event<{ kind: 'inline' | 'generate'; options: GenerateOptions }>;
+  onDidChangeState: vscode.Event<DisplayState>;
+  state(): DisplayState & { message?: string };
+  restartWorker(): Promise<void>;
+  killWorkerForTest(): void;
+}
+
+export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
+  const log = vscode.window.createOutputChannel('Local GPT-2', { log: true });
+  const notifier = new Notifier(log);
+  const settingsReader = new SettingsReader((problems) => problems.forEach((p) => notifier.warning(p)));
+  const statusBar = new StatusBar();
+  const downloads = new DownloadProgress();
+  const requests = new vscode.EventEmitter<{ kind: 'inline' | 'generate'; options: GenerateOptions }>();
+  const stateChanges = new vscode.EventEmitter<DisplayState>();
+  const settings = (): Settings => settingsReader.settings;
+
+  const displayState = (): DisplayState => (settings().enable || controller.state.kind !== 'idle' ? controller.state : { kind: 'disabled' });
+  const refreshStatus = () => {
+    const state = displayState();
+    statusBar.show(state);
+    stateChanges.fire(state);
+  };
+  const controller: ModelController = new ModelController(path.join(context.extensionPath, 'dist', 'worker.js'), {
+    onLog: (level, message) => log[level](message),
+    onState: (state: ModelState) => {
+      downloads.update(state, settings().model);
+      if (state.kind === 'error') notifier.error(state.message);
+      refreshStatus();
+    },
+  });
+  const environment = { cacheDir: context.globalStorageUri.fsPath, offline: false };
+  controller.configure(toLoadOptions(settings(), environment));
+
+  const reportError = (error: unknown) => {
+    if (controller.state.kind !== 'error') notifier.error(error instanceof Error ? error.message : String(error));
+  };
+  const pipeline = new CompletionPipeline({
+    settings,
+    log: (message) => log.info(message),
+    generate: (options, signal) => {
+      requests.fire({ kind: 'inline', options });
+      return controller.generate(options, signal);
+    },
+  });
+  const provider = new GhostTextProvider(pipeline, reportError);
+
+  context.subscriptions.push(
+    log,
+    settingsReader,
+    statusBar,
+    requests,
+    stateChanges,
+    provider,
+    { dispose: () => void controller.dispose() },
+    settingsReader.onDidChange(({ previous, next }) => {
+      if (needsModelReload(previous, next)) {
+        controller.configure(toLoadOptions(next, environment));
+        notifier.reset();
+        log.info('model settings changed; the model reloads on the next request');
+      }
+      pipeline.clearCache();
+      refreshStatus();
+    }),
+    vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
+    vscode.commands.registerCommand('localGpt2.generateContinuation', () =>
+      generateContinuation(settings(), (options, signal, onText) => {
+        requests.fire({ kind: 'generate', options });
+        return controller.generate(options, signal, (_sample, text) => onText(text));
+      }, reportError),
+    ),
+    vscode.commands.registerCommand('localGpt2.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
+    vscode.commands.registerCommand('localGpt2.toggle', () =>
+      vscode.workspace.getConfiguration('localGpt2').update('enable', !settings().enable, vscode.ConfigurationTarget.Global),
+    ),
+    vscode.commands.registerCommand('localGpt2.showMenu', () => showMenu(settings())),
+    vscode.commands.registerCommand('localGpt2.selectModel', () => selectModel(settings())),
+    vscode.commands.registerCommand('localGpt2.showLog', () => log.show()),
+    vscode.commands.registerCommand('localGpt2.restartWorker', async () => {
+      notifier.reset();
+      await controller.restart();
+      log.info('model worker restarted');
+    }),
+  );
+  refreshStatus();
+  log.info(`activated; models are cached in ${environment.cacheDir}`);
+
+  return {
+    onDidSendRequest: requests.event,
+    onDidChangeState: stateChanges.event,
+    state: () => {
+      const state = displayState();
+      return state.kind === 'error' ? { ...state, message: state.message } : state;
+    },
+    restartWorker: () => controller.restart(),
+    killWorkerForTest: () => controller.client.crashForTest(),
+  };
+}
+
+export function deactivate(): void {
+  // Everything is disposed through context.subscriptions.
+}
