@@ -135,7 +135,9 @@ function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2D
       // Gemm(transB) reads wte as stored; a MatMul would need a transposed copy of the biggest tensor.
       const flat = g.op1('Reshape', [h, g.i64('lm_head.flat_shape', [-1, E])]); // [B*S, E]
       const logits = g.op1('Gemm', [flat, wte], { transB: 1 }); // [B*S, V]
-      const outShape = g.op1('Concat', [g.op1('Shape', ['input_ids']), g.i64('lm_head.vocab', [V])], { axis: 0 });
+      // [B, S] from h itself, not from input_ids: the engine slices h to the last position before lm_head.
+      const batchSeq = g.op1('Slice', [g.op1('Shape', [h]), g.i64('lm_head.shape_start', [0]), g.i64('lm_head.shape_end', [2])]);
+      const outShape = g.op1('Concat', [batchSeq, g.i64('lm_head.vocab', [V])], { axis: 0 });
       return g.op1('Reshape', [logits, outShape]); // [B, S, V]
     };
     return { embed, lmHead };
@@ -147,7 +149,7 @@ function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2D
   const rows = g.op1('Cast', [g.op1('Gather', [wq, 'input_ids'], { axis: 0 })], { to: DT.FLOAT }); // [B, S, E]
   const rowScale = g.op1('Unsqueeze', [g.op1('Gather', [ws, 'input_ids'], { axis: 0 }), g.i64('axes_last', [-1])]);
   const embed = g.op1('Mul', [rows, rowScale]);
-  if (dtype === 'q8') {
+  if (dtype === 'q8' || dtype === 'q4') {
     // Same int8 table as lm_head: per-row scale of wte == per-column scale of wte^T. ORT folds the Transpose at load.
     const wqT = g.op1('Transpose', [wq], { perm: [1, 0] }); // [E, V]
     return { embed, lmHead: (h: string) => q8MatMul(g, h, wqT, ws) };
