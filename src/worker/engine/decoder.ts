@@ -10,7 +10,15 @@ export interface DecoderShape extends CacheShape {
 /** Long prompts run in slices so that a cancel message is seen between them. */
 const PREFILL_SLICE = 256;
 
-export class Gpt2Decoder {
+/** What the sampling loop needs from a decoder; tests substitute one with crafted logits. */
+export interface TokenDecoder {
+  readonly shape: DecoderShape;
+  readonly cache: { readonly length: number; truncate(length: number): void };
+  prefill(ids: readonly number[], isCancelled?: () => boolean): Promise<{ logits: Float32Array; reused: number } | undefined>;
+  forward(ids: readonly number[]): Promise<Float32Array>;
+}
+
+export class Gpt2Decoder implements TokenDecoder {
   readonly cache: KvCache;
   private readonly outputNames: string[];
   private logitsAtEnd?: Float32Array; // logits after the cache's last token, when known

@@ -3,7 +3,7 @@
 // between two decode steps.
 import { END_OF_TEXT, type GenerateOptions, type GenerationResult, type StopReason } from '../../protocol';
 import { mulberry32, randomSeed } from '../rng';
-import type { Gpt2Decoder } from './decoder';
+import type { TokenDecoder } from './decoder';
 import { sampleToken } from './sampler';
 import type { TextCodec } from './tokenizer';
 import { cropCharacters, cropTokens } from './promptTokens';
@@ -15,7 +15,7 @@ export interface GenerateHooks {
 }
 
 export async function generate(
-  decoder: Gpt2Decoder,
+  decoder: TokenDecoder,
   codec: TextCodec,
   options: GenerateOptions,
   hooks: GenerateHooks,
@@ -50,7 +50,7 @@ export async function generate(
 }
 
 async function sampleOne(
-  decoder: Gpt2Decoder,
+  decoder: TokenDecoder,
   codec: TextCodec,
   options: GenerateOptions,
   promptLogits: Float32Array,

@@ -1,0 +1,125 @@
+// The sampling loop against a decoder with crafted logits: stop rules, EOS, length, cancellation, streaming.
+import * as assert from 'node:assert/strict';
+import { END_OF_TEXT, type GenerateOptions } from '../../src/protocol';
+import type { TokenDecoder } from '../../src/worker/engine/decoder';
+import { generate } from '../../src/worker/engine/generate';
+import type { TextCodec } from '../../src/worker/engine/tokenizer';
+
+const VOCAB = 50257;
+const CHARS = 'abcdefghijklmnopqrstuvwxyz\n '; // token id i < CHARS.length decodes to CHARS[i]
+
+const codec: TextCodec = {
+  encode: (text) => [...text].map((c) => Math.max(0, CHARS.indexOf(c))),
+  decode: (ids) => ids.map((id) => CHARS[id] ?? '?').join(''),
+};
+
+/** Greedily emits `script` (token ids), one per step; `forward` counts the steps. */
+function scriptedDecoder(script: number[]): TokenDecoder & { steps: number } {
+  let position = 0;
+  let length = 0;
+  const logitsFor = (i: number) => {
+    const logits = new Float32Array(VOCAB);
+    logits[script[Math.min(i, script.length - 1)]] = 10;
+    return logits;
+  };
+  return {
+    steps: 0,
+    shape: { nLayer: 1, nHead: 1, headDim: 1, maxPositions: 1024, vocabSize: VOCAB },
+    cache: {
+      get length() {
+        return length;
+      },
+      truncate(n: number) {
+        length = Math.min(length, n);
+        position = 0;
+      },
+    },
+    async prefill(ids) {
+      length = ids.length;
+      position = 0;
+      return { logits: logitsFor(0), reused: 0 };
+    },
+    async forward(ids) {
+      this.steps++;
+      length += ids.length;
+      return logitsFor(++position);
+    },
+  };
+}
+
+const ids = (text: string) => [...text].map((c) => CHARS.indexOf(c));
+const options = (over: Partial<GenerateOptions> = {}): GenerateOptions => ({
+  prompt: 'abc',
+  maxNewTokens: 20,
+  sampling: { topK: 1, topP: 1, temperature: 1, seed: 1 },
+  stop: { atNewline: false, strings: [] },
+  stream: true,
+  samples: 1,
+  ...over,
+});
+const noHooks = { isCancelled: () => false, onText: () => undefined };
+
+describe('generate (sampling loop)', () => {
+  it('stops at <|endoftext|> without including it', async () => {
+    const result = await generate(scriptedDecoder([...ids('hi'), END_OF_TEXT]), codec, options(), noHooks);
+    assert.deepEqual(result.texts, ['hi']);
+    assert.deepEqual(result.stopReasons, ['eos']);
+    assert.equal(result.newTokens, 2);
+  });
+
+  it('stops at the length limit without running the model for a token it will not use', async () => {
+    const decoder = scriptedDecoder(ids('abcdefgh'));
+    const result = await generate(decoder, codec, options({ maxNewTokens: 5 }), noHooks);
+    assert.deepEqual(result.texts, ['abcde']);
+    assert.deepEqual(result.stopReasons, ['length']);
+    assert.equal(decoder.steps, 4);
+  });
+
+  it('single-line stop cuts before the newline', async () => {
+    const result = await generate(scriptedDecoder(ids('ab\ncd')), codec, options({ stop: { atNewline: true, strings: [] } }), noHooks);
+    assert.deepEqual(result.texts, ['ab']);
+    assert.deepEqual(result.stopReasons, ['stop']);
+  });
+
+  it('stop strings cut before the earliest match', async () => {
+    const result = await generate(scriptedDecoder(ids('hello world')), codec, options({ stop: { atNewline: false, strings: ['wor', 'lo '] } }), noHooks);
+    assert.deepEqual(result.texts, ['hel']);
+  });
+
+  it('streams exactly the final text, piece by piece', async () => {
+    let streamed = '';
+    const result = await generate(scriptedDecoder(ids('stream me\nnot this')), codec, options({ stop: { atNewline: true, strings: [] } }), {
+      isCancelled: () => false,
+      onText: (_sample, text) => (streamed += text),
+    });
+    assert.equal(streamed, 'stream me');
+    assert.equal(result.texts[0], streamed);
+  });
+
+  it('a cancel is honoured before the next decode step', async () => {
+    const decoder = scriptedDecoder(ids('abcdefghijklmnop'));
+    let cancelled = false;
+    const result = await generate(decoder, codec, options(), {
+      isCancelled: () => cancelled,
+      onText: () => (cancelled = true), // cancel as soon as the first token arrives
+    });
+    assert.deepEqual(result.stopReasons, ['cancelled']);
+    assert.equal(result.texts[0], 'a');
+    assert.equal(decoder.steps, 1);
+  });
+
+  it('several samples each restart from the prompt', async () => {
+    const result = await generate(scriptedDecoder(ids('xyz')), codec, options({ samples: 3, maxNewTokens: 3 }), noHooks);
+    assert.deepEqual(result.texts, ['xyz', 'xyz', 'xyz']);
+    assert.equal(result.newTokens, 9);
+  });
+
+  it('an empty prompt starts from <|endoftext|>, as GPT-2 samples unconditionally', async () => {
+    let prefilled: readonly number[] = [];
+    const decoder = scriptedDecoder(ids('ok'));
+    const prefill = decoder.prefill.bind(decoder);
+    decoder.prefill = (p, c) => ((prefilled = p), prefill(p, c));
+    await generate(decoder, codec, options({ prompt: '', maxNewTokens: 2 }), noHooks);
+    assert.deepEqual(prefilled, [END_OF_TEXT]);
+  });
+});
