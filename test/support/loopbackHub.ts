@@ -60,7 +60,7 @@ export class LoopbackHub {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
     const match = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url);
-    const folder = match && this.models[match[1]];
+    const folder = match && match[2] === 'main' ? this.models[match[1]] : undefined; // one revision: main
     const file = match?.[3] ?? url;
     this.requests.push({ method: req.method ?? 'GET', file, range: req.headers.range });
     if (!folder) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end('Repository not found');
