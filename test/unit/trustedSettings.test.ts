@@ -1,0 +1,34 @@
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { effectiveSettings, RESTRICTED_SETTINGS } from '../../src/core/trustedSettings';
+
+describe('settings in untrusted workspaces', () => {
+  const layers = {
+    model: { defaultValue: 'Xenova/gpt2', globalValue: 'Xenova/distilgpt2', workspaceValue: 'evil/model' },
+    localModelPath: { defaultValue: '', workspaceValue: '/tmp/attacker' },
+    hubUrl: { defaultValue: 'https://huggingface.co', workspaceFolderValue: 'http://attacker.invalid' },
+    topK: { defaultValue: 50, workspaceValue: 5 },
+  };
+
+  it('ignores workspace values of the model source, keeps the user\'s own', () => {
+    const raw = effectiveSettings(layers, false);
+    assert.equal(raw.model, 'Xenova/distilgpt2');
+    assert.equal(raw.localModelPath, '');
+    assert.equal(raw.hubUrl, 'https://huggingface.co');
+    assert.equal(raw.topK, 5, 'sampling settings still follow the workspace');
+  });
+
+  it('uses every layer once the workspace is trusted', () => {
+    const raw = effectiveSettings(layers, true);
+    assert.equal(raw.model, 'evil/model');
+    assert.equal(raw.localModelPath, '/tmp/attacker');
+    assert.equal(raw.hubUrl, 'http://attacker.invalid');
+  });
+
+  it('matches the restrictedConfigurations declared in package.json', () => {
+    const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
+    const declared = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations.map((k: string) => k.replace('localGpt2.', ''));
+    assert.deepEqual([...declared].sort(), [...RESTRICTED_SETTINGS].sort());
+  });
+});
