@@ -107,14 +107,15 @@ function q8Linear(g: GraphBuilder): LinearFn {
   };
 }
 
-/** com.microsoft MatMulNBits: 4-bit weights in blocks of 32 along K, one fp32 scale per block. */
+/** com.microsoft MatMulNBits: 4-bit weights in blocks of 32 along K, one fp32 scale and 4-bit zero point per block. */
 function q4MatMul(g: GraphBuilder, x: string, at: (n: number, k: number) => number, K: number, N: number, name: string) {
-  const { packed, scales, nBlocks } = quantizeQ4(at, K, N);
+  const { packed, scales, zeroPoints, nBlocks } = quantizeQ4(at, K, N);
   const wq = g.init(name + '.weight_q4', DT.UINT8, [N, nBlocks, Q4_BLOCK / 2], packed);
   const ws = g.f32(name + '.weight_scales', [N * nBlocks], scales);
+  const wz = g.init(name + '.weight_zero_points', DT.UINT8, [zeroPoints.length], zeroPoints);
   // accuracy_level 4: int8 activations inside the kernel; the fast CPU path.
   const attrs = { K, N, bits: 4, block_size: Q4_BLOCK, accuracy_level: 4 };
-  return g.op1('MatMulNBits', [x, wq, ws], attrs, 'com.microsoft');
+  return g.op1('MatMulNBits', [x, wq, ws, wz], attrs, 'com.microsoft');
 }
 
 function q4Linear(g: GraphBuilder): LinearFn {
@@ -149,13 +150,10 @@ function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2D
   const rows = g.op1('Cast', [g.op1('Gather', [wq, 'input_ids'], { axis: 0 })], { to: DT.FLOAT }); // [B, S, E]
   const rowScale = g.op1('Unsqueeze', [g.op1('Gather', [ws, 'input_ids'], { axis: 0 }), g.i64('axes_last', [-1])]);
   const embed = g.op1('Mul', [rows, rowScale]);
-  if (dtype === 'q8' || dtype === 'q4') {
-    // Same int8 table as lm_head: per-row scale of wte == per-column scale of wte^T. ORT folds the Transpose at load.
-    const wqT = g.op1('Transpose', [wq], { perm: [1, 0] }); // [E, V]
-    return { embed, lmHead: (h: string) => q8MatMul(g, h, wqT, ws) };
-  }
-  // q4: wte [V, E] already is MatMulNBits' [N, K] order.
-  return { embed, lmHead: (h: string) => q4MatMul(g, h, (n, k) => w.wte[n * E + k], E, V, 'lm_head') };
+  // lm_head reuses the same int8 table (per-row scale of wte == per-column scale of wte^T); ORT folds the
+  // Transpose at load. Also for q4: 4-bit logits cost more accuracy than the ~24 MB they would save.
+  const wqT = g.op1('Transpose', [wq], { perm: [1, 0] }); // [E, V]
+  return { embed, lmHead: (h: string) => q8MatMul(g, h, wqT, ws) };
 }
 
 function layerNorm(g: GraphBuilder, x: string, ln: LayerNorm, E: number, name: string, eps: number): string {
