@@ -1,7 +1,7 @@
 // Creates the ONNX Runtime session on the requested device. onnxruntime throws, rather than falls back,
 // when an execution provider is missing, so `gpu` is tried first and CPU is used with the reason logged.
 import * as os from 'node:os';
-import { InferenceSession } from 'onnxruntime-node';
+import { env, InferenceSession } from 'onnxruntime-node';
 import type { Device } from '../../protocol';
 
 export interface CreatedSession {
@@ -21,6 +21,8 @@ export function defaultThreads(cores = os.availableParallelism()): number {
 }
 
 export async function createSession(model: Uint8Array, device: Device, threads: number): Promise<CreatedSession> {
+  // ONNX Runtime prints a missing provider library to stderr itself; the fallback reason below says it better.
+  env.logLevel = 'fatal';
   const options = (executionProviders: string[]): InferenceSession.SessionOptions => ({
     executionProviders,
     intraOpNumThreads: threads > 0 ? threads : defaultThreads(),
