@@ -1,0 +1,447 @@
+// Real-editor tests: runs the mocha suite in test/e2e/suite INSIDE the extension host of a real VS Code
+// (code-server, driven by headless Debian chromium through playwright-core), with the extension loaded from this
+// repository (extensionDevelopmentPath) and the tiny model served by the loopback hub.
+//
+//   npm run test:e2e [-- --grep <regexp>] [--keep] [--extension <dir>] [--timeout <seconds>]
+//
+// Needs: `npm run build` (dist/), `npm run make-model -- --preset tiny` (models/tiny/) and `bash scripts/e2e-setup.sh`
+// (chromium + code-server). Builds nothing itself except the in-host suite (esbuild, into a temp folder).
+// Artifacts of every run (results, code-server and browser logs, screenshots) land in test-results/e2e/.
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as util from 'node:util';
+import * as esbuild from 'esbuild';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { LoopbackHub } from '../support/loopbackHub';
+
+const REPO = path.resolve(__dirname, '../..');
+const MODEL_ID = 'local/tiny-gpt2';
+const CODE_SERVER_VERSION = '4.100.3';
+const E2E_HOME = process.env.LOCAL_GPT2_E2E_HOME ?? path.join(os.homedir(), '.cache', 'local-gpt2-e2e');
+const CODE_SERVER = process.env.LOCAL_GPT2_CODE_SERVER ?? path.join(E2E_HOME, 'server/node_modules/.bin/code-server');
+const CHROMIUM = process.env.LOCAL_GPT2_CHROMIUM ?? '/usr/bin/chromium';
+const MODEL_DIR = path.resolve(process.env.LOCAL_GPT2_E2E_MODEL_DIR ?? path.join(REPO, 'models', 'tiny'));
+const ARTIFACTS = path.join(REPO, 'test-results', 'e2e');
+const SCREENSHOT = path.join(REPO, 'docs', 'ghost-text.png');
+
+const { values: args } = util.parseArgs({
+  options: {
+    grep: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+    extension: { type: 'string' },
+    timeout: { type: 'string', default: '240' },
+  },
+});
+const EXTENSION = path.resolve(args.extension ?? REPO);
+const TESTS_TIMEOUT_MS = Number(args.timeout) * 1000;
+const HARD_LIMIT_MS = TESTS_TIMEOUT_MS + 60_000; // everything, setup and teardown included
+
+const t0 = Date.now();
+const elapsed = () => `${((Date.now() - t0) / 1000).toFixed(1)}s`;
+const say = (msg: string) => console.log(`[e2e +${elapsed()}] ${msg}`);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+function withTimeout<T>(what: string, promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: timed out after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+function preflight(): void {
+  const problems: string[] = [];
+  if (!fs.existsSync(path.join(EXTENSION, 'package.json'))) problems.push(`no extension at ${EXTENSION}`);
+  if (EXTENSION === REPO && !fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) {
+    problems.push('dist/extension.js is missing: run `npm run build`');
+  }
+  if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
+    problems.push(`${MODEL_DIR} is missing: run \`npm run make-model -- --preset tiny\``);
+  }
+  if (!fs.existsSync(CODE_SERVER)) problems.push(`code-server ${CODE_SERVER_VERSION} is missing: run \`bash scripts/e2e-setup.sh\``);
+  if (!fs.existsSync(CHROMIUM)) problems.push(`${CHROMIUM} is missing: run \`bash scripts/e2e-setup.sh\``);
+  if (problems.length) throw new Error(problems.join('\n'));
+}
+
+/** Bundles the in-host suite (TypeScript) for the extension host: one file per test file, `vscode` and mocha external. */
+async function bundleSuite(outdir: string): Promise<string> {
+  const dir = path.join(__dirname, 'suite');
+  const entryPoints = fs
+    .readdirSync(dir)
+    .filter((f) => f === 'index.ts' || f.endsWith('.test.ts'))
+    .map((f) => path.join(dir, f));
+  await esbuild.build({
+    entryPoints,
+    outdir,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    sourcemap: 'inline',
+    external: ['vscode', 'mocha'],
+    logLevel: 'warning',
+  });
+  return path.join(outdir, 'index.js');
+}
+
+function writeFixtures(work: string, hubUrl: string): { ud: string; exts: string; ws: string; config: string } {
+  const ud = path.join(work, 'ud');
+  const exts = path.join(work, 'exts');
+  const ws = path.join(work, 'ws');
+  const config = path.join(work, 'cs-config.yaml');
+  fs.mkdirSync(path.join(ud, 'User'), { recursive: true });
+  fs.mkdirSync(exts, { recursive: true });
+  fs.mkdirSync(path.join(ws, 'src'), { recursive: true });
+  fs.writeFileSync(config, 'auth: none\ncert: false\n'); // or code-server writes one into the home folder
+  const settings = {
+    'localGpt2.hubUrl': hubUrl,
+    'localGpt2.model': MODEL_ID,
+    'localGpt2.dtype': 'fp32',
+    'localGpt2.debounceMs': 50,
+    'files.hotExit': 'off',
+    'editor.inlineSuggest.enabled': true,
+    'workbench.startupEditor': 'none',
+    'telemetry.telemetryLevel': 'off',
+    'update.mode': 'none',
+    'extensions.autoCheckUpdates': false,
+    'extensions.autoUpdate': false,
+    'workbench.enableExperiments': false,
+    'workbench.tips.enabled': false,
+    'git.enabled': false,
+    'editor.quickSuggestions': { other: false, comments: false, strings: false },
+    'editor.wordBasedSuggestions': 'off',
+    'workbench.colorTheme': 'Default Dark Modern',
+  };
+  fs.writeFileSync(path.join(ud, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
+  fs.writeFileSync(path.join(ws, 'notes.txt'), 'Things to remember:\n');
+  fs.writeFileSync(path.join(ws, 'README.md'), '# A workspace for the Local GPT-2 tests\n\nSome prose.\n');
+  fs.writeFileSync(path.join(ws, 'src', 'hello.py'), 'def hello():\n    print("hello")\n');
+  return { ud, exts, ws, config };
+}
+
+interface ResultEvent {
+  event: 'start' | 'begin' | 'pass' | 'fail' | 'pending' | 'end';
+  title?: string;
+  ms?: number;
+  error?: string;
+  stack?: string;
+  total?: number;
+}
+
+function readResults(file: string): ResultEvent[] {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => JSON.parse(line) as ResultEvent);
+}
+
+/** HTTP endpoints the in-host suite calls to look at (and type into) the real page. */
+function startDriver(getPage: () => Page | undefined, shots: string, hub: LoopbackHub): Promise<http.Server> {
+  const routes: Record<string, (body: any, page: Page) => Promise<unknown>> = {
+    hub: async () => ({ url: hub.url, requests: hub.requests }),
+    idle: async (_body, page) => {
+      await page.evaluate(
+        'new Promise(r => { let n = 0; const go = () => requestIdleCallback(() => (++n < 2 ? go() : r(true)), { timeout: 2000 }); go(); })',
+      );
+      return { ok: true };
+    },
+    keys: async (body, page) => {
+      await page.locator('.monaco-editor.focused').first().waitFor({ timeout: 5000 });
+      await page.keyboard.type(String(body.text), { delay: 15 });
+      return { ok: true };
+    },
+    ghost: async (body, page) => {
+      const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview');
+      const visible = await ghost
+        .first()
+        .waitFor({ state: 'visible', timeout: Math.max(1, Number(body.timeoutMs) || 0) })
+        .then(() => true, () => false);
+      if (!visible) return { visible: false, text: '', count: 0 };
+      await sleep(100); // let the line finish rendering
+      const inline = await ghost.allInnerTexts();
+      const lines = await page.locator('.monaco-editor .ghost-text .view-line').allInnerTexts();
+      const text = [inline.join(''), ...lines].join('\n').replace(/\u00a0/g, ' ');
+      let screenshot: string | undefined;
+      if (body.screenshot) {
+        screenshot = path.join(shots, `${body.screenshot}.png`);
+        await page.screenshot({ path: screenshot });
+      }
+      return { visible: true, text, count: inline.length, screenshot };
+    },
+    status: async (_body, page) =>
+      // A self-contained expression (no function from this file: tsx may wrap those with helpers the page lacks).
+      page.evaluate(`(() => {
+        const el = document.getElementById('local-gpt2.local-gpt2.localGpt2.status')
+          || Array.from(document.querySelectorAll('.statusbar-item')).find((e) => /GPT-2/.test(e.innerText));
+        if (!el) return { found: false, text: '', ariaLabel: '', icons: '' };
+        const labelled = el.querySelector('[aria-label]') || el;
+        return {
+          found: true,
+          text: String(el.innerText || el.textContent || '').trim(),
+          ariaLabel: String(labelled.getAttribute('aria-label') || ''),
+          icons: Array.from(el.querySelectorAll('.codicon'), (c) => c.className).join(' '),
+        };
+      })()`),
+    screenshot: async (body, page) => {
+      const file = path.join(shots, `${String(body.name).replace(/[^\w.-]/g, '_')}.png`);
+      await page.screenshot({ path: file });
+      return { path: file };
+    },
+  };
+  const server = http.createServer((req, res) => {
+    let raw = '';
+    req.on('data', (chunk) => (raw += chunk));
+    req.on('end', async () => {
+      const name = (req.url ?? '/').slice(1);
+      const route = Object.hasOwn(routes, name) ? routes[name] : undefined;
+      const page = getPage();
+      const reply = (status: number, body: unknown) =>
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      if (!route || !page) return reply(404, { error: route ? 'no page yet' : `no route ${req.url}` });
+      try {
+        reply(200, await withTimeout(`driver ${req.url}`, route(raw ? JSON.parse(raw) : {}, page), 60_000));
+      } catch (e) {
+        reply(500, { error: (e as Error).message });
+      }
+    });
+  });
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
+}
+
+async function main(): Promise<number> {
+  preflight();
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-e2e-'));
+  fs.rmSync(ARTIFACTS, { recursive: true, force: true });
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  const shots = path.join(work, 'shots');
+  fs.mkdirSync(shots);
+  const results = path.join(work, 'results.jsonl');
+  const csLog = path.join(work, 'code-server.log');
+  const browserLog = fs.createWriteStream(path.join(work, 'browser.log'));
+  say(`work folder ${work}`);
+
+  let hub: LoopbackHub | undefined;
+  let cs: ChildProcess | undefined;
+  let ctx: BrowserContext | undefined;
+  let page: Page | undefined;
+  let driverServer: http.Server | undefined;
+  let harnessError: string | undefined;
+  let exitCode: number | 'timeout' | undefined;
+
+  const cleanup = async () => {
+    await withTimeout('closing the browser', ctx?.close() ?? Promise.resolve(), 10_000).catch(() => {});
+    if (cs?.pid && cs.exitCode === null) {
+      try {
+        process.kill(-cs.pid, 'SIGTERM'); // the whole group: code-server, its extension host, the model worker
+      } catch {}
+      const gone = await withTimeout('code-server exit', new Promise((r) => cs!.once('exit', r)), 3000).then(
+        () => true,
+        () => false,
+      );
+      if (!gone) {
+        try {
+          process.kill(-cs.pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    driverServer?.closeAllConnections();
+    driverServer?.close();
+    await hub?.stop().catch(() => {});
+    await new Promise<void>((resolve) => browserLog.end(resolve));
+  };
+  const onSignal = async (signal: NodeJS.Signals) => {
+    say(`${signal}: cleaning up`);
+    await cleanup();
+    process.exit(130);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const hardLimit = setTimeout(async () => {
+    console.error(`[e2e] hard limit of ${HARD_LIMIT_MS / 1000}s reached: killing everything`);
+    await cleanup();
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }, HARD_LIMIT_MS);
+  hardLimit.unref();
+
+  try {
+    const testsPath = await bundleSuite(path.join(work, 'suite'));
+    say('suite bundled');
+
+    hub = await new LoopbackHub({ [MODEL_ID]: MODEL_DIR }).start();
+    say(`loopback hub ${hub.url} serving ${MODEL_ID}`);
+
+    const { ud, exts, ws, config } = writeFixtures(work, hub.url);
+    const port = await freePort();
+    const host = `127.0.0.1:${port}`;
+    driverServer = await startDriver(() => page, shots, hub);
+    const driverUrl = `http://127.0.0.1:${(driverServer.address() as net.AddressInfo).port}`;
+
+    const logFd = fs.openSync(csLog, 'w');
+    cs = spawn(
+      CODE_SERVER,
+      [
+        '--config', config,
+        '--bind-addr', host,
+        '--auth', 'none',
+        '--user-data-dir', ud,
+        '--extensions-dir', exts,
+        '--disable-telemetry',
+        '--disable-update-check',
+        '--disable-workspace-trust',
+        '--disable-getting-started-override',
+        '--ignore-last-opened',
+        ws,
+      ],
+      {
+        detached: true, // own process group: cleanup kills the extension host and worker with it
+        stdio: ['ignore', logFd, logFd],
+        env: {
+          ...process.env,
+          // read by the in-host suite (the extension host inherits code-server's environment)
+          LOCAL_GPT2_E2E_REPO: REPO,
+          LOCAL_GPT2_E2E_RESULTS: results,
+          LOCAL_GPT2_E2E_WORK: work,
+          LOCAL_GPT2_E2E_WS: ws,
+          LOCAL_GPT2_E2E_USER_DATA: ud,
+          LOCAL_GPT2_E2E_MODEL_DIR: MODEL_DIR,
+          LOCAL_GPT2_E2E_EXTENSION: EXTENSION,
+          LOCAL_GPT2_E2E_DRIVER: driverUrl,
+          LOCAL_GPT2_E2E_GREP: args.grep ?? '',
+        },
+      },
+    );
+    fs.closeSync(logFd);
+    const csExited = new Promise<string>((resolve) => cs!.once('exit', (code, signal) => resolve(`code-server exited (${code ?? signal})`)));
+
+    await withTimeout('code-server /healthz', (async () => {
+      for (;;) {
+        const ok = await fetch(`http://${host}/healthz`).then((r) => r.ok, () => false);
+        if (ok) return;
+        if (cs!.exitCode !== null) throw new Error(`code-server exited with ${cs!.exitCode}: see ${csLog}`);
+        await sleep(100);
+      }
+    })(), 30_000);
+    say(`code-server ${CODE_SERVER_VERSION} up on ${host}`);
+
+    const profile = path.join(work, 'chromium-profile');
+    ctx = await withTimeout('launching chromium', chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 800 },
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+    }), 30_000);
+    let settle!: (code: number) => void;
+    const testsExited = new Promise<number>((resolve) => (settle = resolve));
+    // VS Code's test automation hooks: the extension host's console and run()'s outcome come through these.
+    await ctx.exposeFunction('codeAutomationLog', (type: string, logArgs: unknown[]) =>
+      browserLog.write(`[${type}] ${util.format(...(Array.isArray(logArgs) ? logArgs : [logArgs]))}\n`),
+    );
+    await ctx.exposeFunction('codeAutomationExit', (code: number) => settle(code));
+    page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on('console', (m) => browserLog.write(`[console.${m.type()}] ${m.text()}\n`));
+    page.on('pageerror', (e) => browserLog.write(`[pageerror] ${e.message}\n`));
+
+    const remote = (p: string) => `vscode-remote://${host}${p}`;
+    const payload = [
+      ['extensionDevelopmentPath', remote(EXTENSION)],
+      ['extensionTestsPath', remote(testsPath)],
+    ];
+    await page.goto(`http://${host}/?folder=${ws}&payload=${encodeURIComponent(JSON.stringify(payload))}`);
+    say('browser opened VS Code; running the in-host suite');
+
+    const timeout = sleep(TESTS_TIMEOUT_MS).then(() => 'timeout' as const);
+    exitCode = await Promise.race([testsExited, timeout, csExited.then((why) => Promise.reject(new Error(why)))]);
+    if (exitCode === 'timeout') {
+      harnessError = `the in-host suite did not finish within ${TESTS_TIMEOUT_MS / 1000}s`;
+      await page.screenshot({ path: path.join(shots, 'timeout.png') }).catch(() => {});
+    }
+  } catch (e) {
+    harnessError = (e as Error).message;
+    await page?.screenshot({ path: path.join(shots, 'harness-error.png') }).catch(() => {});
+  } finally {
+    await cleanup();
+    clearTimeout(hardLimit);
+  }
+
+  // ---- report --------------------------------------------------------------------------------------------------
+  const events = readResults(results);
+  let passed = 0;
+  let failed = 0;
+  console.log('\n  in-host mocha results');
+  for (const e of events) {
+    if (e.event === 'pass') {
+      passed++;
+      console.log(`    ✔ ${e.title} (${e.ms} ms)`);
+    } else if (e.event === 'fail') {
+      failed++;
+      console.log(`    ✘ ${e.title}${e.ms !== undefined ? ` (${e.ms} ms)` : ''}\n        ${String(e.error).split('\n').join('\n        ')}`);
+      if (process.env.LOCAL_GPT2_E2E_STACKS) console.log(e.stack);
+    } else if (e.event === 'pending') {
+      console.log(`    - ${e.title} (pending)`);
+    }
+  }
+  const started = events.filter((e) => e.event === 'begin').map((e) => e.title);
+  const finished = new Set(events.filter((e) => e.event === 'pass' || e.event === 'fail').map((e) => e.title));
+  const unfinished = started.filter((t) => !finished.has(t));
+  if (unfinished.length) console.log(`    … unfinished: ${unfinished.join('; ')}`);
+  if (!events.some((e) => e.event === 'end') && !harnessError && exitCode !== 0) {
+    harnessError = `the extension host reported exit code ${exitCode} without mocha results (the suite did not load? see code-server.log)`;
+  }
+  if (harnessError || (exitCode !== 0 && !events.some((e) => e.event === 'end'))) {
+    // Errors the extension host reported to the browser (a suite that failed to load, an activation error, ...).
+    const errors = fs.existsSync(path.join(work, 'browser.log'))
+      ? fs.readFileSync(path.join(work, 'browser.log'), 'utf8').split('\n').filter((l) => l.startsWith('[error]') && !/open-vsx\.org/.test(l))
+      : [];
+    if (errors.length) console.log(`    extension host errors:\n      ${errors.slice(-5).join('\n      ')}`);
+  }
+  if (harnessError) {
+    failed++;
+    console.log(`    ✘ harness: ${harnessError}`);
+  }
+  if (exitCode !== 0 && failed === 0) failed++; // never report success for a failed run
+
+  // ---- artifacts ------------------------------------------------------------------------------------------------
+  const ghostShot = path.join(shots, 'ghost-text.png');
+  if (fs.existsSync(ghostShot)) {
+    fs.mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    fs.copyFileSync(ghostShot, SCREENSHOT);
+    say(`screenshot of ghost text written to ${path.relative(REPO, SCREENSHOT)}`);
+  }
+  for (const f of [results, csLog, path.join(work, 'browser.log')]) {
+    if (fs.existsSync(f)) fs.copyFileSync(f, path.join(ARTIFACTS, path.basename(f)));
+  }
+  for (const f of fs.readdirSync(shots)) fs.copyFileSync(path.join(shots, f), path.join(ARTIFACTS, f));
+  const logs = path.join(work, 'ud', 'logs');
+  if (fs.existsSync(logs)) fs.cpSync(logs, path.join(ARTIFACTS, 'vscode-logs'), { recursive: true });
+  if (args.keep) say(`kept ${work}`);
+  else fs.rmSync(work, { recursive: true, force: true });
+  say(`artifacts in ${path.relative(REPO, ARTIFACTS)}/; total ${elapsed()}`);
+
+  console.log(`${passed} passed, ${failed} failed`);
+  return failed ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(`[e2e] ${(e as Error).message}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  },
+);

@@ -1,0 +1,257 @@
+// Shared helpers for the in-host suite. Everything here runs INSIDE the real (code-server) extension host.
+// The runner (test/e2e/run.ts) passes its paths and the URL of its browser driver through the environment.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { GenerateOptions } from '../../../src/protocol';
+
+export const EXTENSION_ID = 'local-gpt2.local-gpt2';
+
+export type StateKind = 'idle' | 'downloading' | 'loading' | 'ready' | 'generating' | 'error' | 'disabled';
+export interface ExtensionState {
+  kind: StateKind;
+  message?: string;
+}
+export interface SentRequest {
+  kind: 'inline' | 'generate';
+  options: GenerateOptions;
+}
+/** What the extension's `activate()` returns (the contract the tests are written against). */
+export interface LocalGpt2Api {
+  onDidSendRequest: vscode.Event<SentRequest>;
+  state(): ExtensionState;
+  onDidChangeState: vscode.Event<ExtensionState>;
+  restartWorker(): Promise<void>;
+  killWorkerForTest(): void;
+}
+
+function env(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set: run this suite through test/e2e/run.ts`);
+  return value;
+}
+export const E2E = {
+  /** Temp folder of this run (user data, workspace, scratch files). */
+  get work(): string {
+    return env('LOCAL_GPT2_E2E_WORK');
+  },
+  /** The workspace folder code-server opened. */
+  get workspace(): string {
+    return env('LOCAL_GPT2_E2E_WS');
+  },
+  /** code-server's --user-data-dir (its logs/ folder holds the output channel logs). */
+  get userData(): string {
+    return env('LOCAL_GPT2_E2E_USER_DATA');
+  },
+  /** The tiny model folder the loopback hub serves. */
+  get modelDir(): string {
+    return env('LOCAL_GPT2_E2E_MODEL_DIR');
+  },
+  get driver(): string {
+    return env('LOCAL_GPT2_E2E_DRIVER');
+  },
+};
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Polls `probe` until it returns something truthy; fails with `what` and the last value seen otherwise. */
+export async function waitFor<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs = 20_000,
+  intervalMs = 50,
+): Promise<NonNullable<T>> {
+  const end = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await probe();
+    if (last) return last as NonNullable<T>;
+    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(intervalMs);
+  }
+}
+
+export async function getApi(): Promise<LocalGpt2Api> {
+  const ext = vscode.extensions.getExtension<LocalGpt2Api>(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is not installed in the extension host`);
+  const api = ext.isActive ? ext.exports : await ext.activate();
+  assert.ok(api && typeof api.state === 'function', `activate() of ${EXTENSION_ID} did not return the test API`);
+  return api;
+}
+
+/** Waits until the extension reaches one of `kinds`. While it sits idle (lazy loading), `kick` is called now and then. */
+export async function waitForState(
+  api: LocalGpt2Api,
+  kinds: StateKind[],
+  timeoutMs = 60_000,
+  kick?: () => Promise<unknown>,
+): Promise<ExtensionState> {
+  let lastKick = 0;
+  return waitFor(
+    `extension state ${kinds.join('|')} (now ${JSON.stringify(api.state())})`,
+    async () => {
+      const state = api.state();
+      if (kinds.includes(state.kind)) return state;
+      if (kick && state.kind === 'idle' && Date.now() - lastKick > 2000) {
+        lastKick = Date.now();
+        await kick();
+      }
+      return undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
+
+/** Records what the extension sends to the worker from now on. */
+export class RequestLog implements vscode.Disposable {
+  readonly sent: SentRequest[] = [];
+  private readonly subscription: vscode.Disposable;
+  constructor(api: LocalGpt2Api, onSent?: (r: SentRequest) => void) {
+    this.subscription = api.onDidSendRequest((r) => {
+      this.sent.push(r);
+      onSent?.(r);
+    });
+  }
+  get inline(): SentRequest[] {
+    return this.sent.filter((r) => r.kind === 'inline');
+  }
+  async next(what: string, match: (r: SentRequest) => boolean, timeoutMs = 20_000, from = 0): Promise<SentRequest> {
+    return waitFor(
+      `${what}; sent so far: ${this.describe()}`,
+      () => this.sent.slice(from).find(match),
+      timeoutMs,
+    );
+  }
+  describe(): string {
+    return JSON.stringify(this.sent.map((r) => ({ kind: r.kind, prompt: r.options.prompt.slice(-40) })));
+  }
+  dispose(): void {
+    this.subscription.dispose();
+  }
+}
+
+/** Writes `name` into the workspace, opens it in an editor (cursor at the end) and waits until the editor is live. */
+export async function openFile(name: string, content: string): Promise<vscode.TextEditor> {
+  const file = path.join(E2E.workspace, name);
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content);
+  const doc = await vscode.workspace.openTextDocument(vscode.Uri.file(file));
+  const editor = await vscode.window.showTextDocument(doc, { preview: false });
+  const end = doc.positionAt(doc.getText().length);
+  editor.selection = new vscode.Selection(end, end);
+  // The inline-completions controller is created lazily on idle: wait for two idle rounds in the browser.
+  await driver.idle();
+  return editor;
+}
+
+/** Types through the editor's `type` command: the same path as a keystroke (auto-triggers inline completions). */
+export async function typeText(text: string): Promise<void> {
+  await vscode.commands.executeCommand('type', { text });
+}
+
+/** Saves and closes every editor (hot exit is off: a dirty editor would ask on close). */
+export async function closeAllEditors(): Promise<void> {
+  await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
+  for (const doc of vscode.workspace.textDocuments) {
+    if (doc.isDirty && doc.uri.scheme === 'file') await doc.save();
+  }
+  await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+}
+
+/** Sets user settings (ConfigurationTarget.Global); returns a function that puts the old user values back. */
+export async function setSettings(values: Record<string, unknown>): Promise<() => Promise<void>> {
+  const config = vscode.workspace.getConfiguration();
+  const old = Object.keys(values).map((key) => [key, config.inspect(key)?.globalValue] as const);
+  for (const [key, value] of Object.entries(values)) {
+    await config.update(key, value, vscode.ConfigurationTarget.Global);
+  }
+  return async () => {
+    const current = vscode.workspace.getConfiguration();
+    for (const [key, value] of old) await current.update(key, value, vscode.ConfigurationTarget.Global);
+  };
+}
+
+/** Normalizes ghost/inserted text for comparison: the editor renders spaces, tabs and control characters differently. */
+export function comparable(text: string): string {
+  return text.replace(/[^A-Za-z0-9]/g, '');
+}
+
+// ---- the runner's browser driver (playwright on the real page) -----------------------------------------------------
+export interface GhostView {
+  visible: boolean;
+  text: string;
+  count: number;
+  screenshot?: string;
+}
+export interface StatusView {
+  found: boolean;
+  text: string;
+  ariaLabel: string;
+  icons: string;
+}
+
+async function call<T>(route: string, body: unknown = {}): Promise<T> {
+  const res = await fetch(`${E2E.driver}/${route}`, { method: 'POST', body: JSON.stringify(body) });
+  const json = (await res.json()) as T & { error?: string };
+  if (!res.ok) throw new Error(`driver /${route} failed: ${json.error ?? res.status}`);
+  return json;
+}
+
+export const driver = {
+  /** Two requestIdleCallback rounds in the page. */
+  idle: () => call<{ ok: true }>('idle'),
+  /** Waits up to `timeoutMs` for ghost text in the focused editor; `screenshot` names a PNG the runner writes. */
+  ghost: (timeoutMs: number, screenshot?: string) => call<GhostView>('ghost', { timeoutMs, screenshot }),
+  /** Real keystrokes through the browser (the editor must have focus). */
+  keys: (text: string) => call<{ ok: true }>('keys', { text }),
+  /** The extension's status bar item as rendered. */
+  status: () => call<StatusView>('status'),
+  screenshot: (name: string) => call<{ path: string }>('screenshot', { name }),
+  /** What the loopback hub has served so far. */
+  hub: () => call<{ url: string; requests: { method: string; file: string; range?: string }[] }>('hub'),
+};
+
+/**
+ * Shows ghost text at the end of the active editor: waits for the DOM, and when none comes (a random model may
+ * propose an empty line or end-of-text), types one more letter and tries again.
+ */
+export async function expectGhost(firstTimeoutMs = 30_000, screenshot?: string): Promise<GhostView> {
+  let view = await driver.ghost(firstTimeoutMs, screenshot);
+  for (let attempt = 0; !view.visible && attempt < 3; attempt++) {
+    await typeText('e');
+    view = await driver.ghost(10_000, screenshot);
+  }
+  assert.ok(view.visible, 'no ghost text appeared in the editor (.ghost-text-decoration)');
+  return view;
+}
+
+/** Accepts the ghost text like Tab does and returns the inserted text. */
+export async function acceptGhost(editor: vscode.TextEditor): Promise<string> {
+  const before = editor.document.getText();
+  await vscode.commands.executeCommand('editor.action.inlineSuggest.commit');
+  const after = await waitFor('the accepted ghost text in the document', () => {
+    const text = editor.document.getText();
+    return text !== before ? text : undefined;
+  }, 5000);
+  assert.ok(after.startsWith(before), `accepting changed the text before the cursor: ${JSON.stringify(after)}`);
+  return after.slice(before.length);
+}
+
+/** Waits until the document has stopped changing for `quietMs` and the extension is no longer generating. */
+export async function waitForQuiet(api: LocalGpt2Api, doc: vscode.TextDocument, quietMs = 400, timeoutMs = 30_000) {
+  let version = doc.version;
+  let since = Date.now();
+  await waitFor(
+    'the document to stop changing',
+    () => {
+      if (doc.version !== version) {
+        version = doc.version;
+        since = Date.now();
+      }
+      return api.state().kind !== 'generating' && Date.now() - since >= quietMs;
+    },
+    timeoutMs,
+  );
+}
