@@ -142,9 +142,9 @@ export function writeSafetensors(tensors: NamedTensor[], dtype: SafetensorsDtype
     header[t.name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
   }
-  let json = JSON.stringify(header);
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8); // pad so the data starts 8-byte aligned
-  const head = new TextEncoder().encode(json);
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const head = new Uint8Array(Math.ceil(json.byteLength / 8) * 8).fill(0x20); // space-padded: data starts 8-byte aligned
+  head.set(json);
   const out = new Uint8Array(8 + head.byteLength + offset);
   const dv = new DataView(out.buffer);
   dv.setBigUint64(0, BigInt(head.byteLength), true);
