@@ -9,7 +9,9 @@
 //            present.{l}.key/value     float32 [B, nHead, T, headDim]
 //
 // The network, minGPT style: x = wte[ids] + wpe[pos]; nLayer x { x += attn(ln_1(x)); x += mlp(ln_2(x)) };
-// logits = ln_f(x) @ wte^T. Linear layers come in three flavours (fp32 / q8 / q4), chosen by `dtype`.
+// logits = ln_f(x) @ wte^T. `dtype` picks the block linears: fp32 MatMul, q8 DynamicQuantizeLinear +
+// MatMulInteger (int8 per-column weights), or q4 com.microsoft MatMulNBits (4-bit blocks of 32). q8 and q4
+// both keep wte as one int8 per-row table used by the embedding Gather and by the lm_head.
 import { onnx } from 'onnx-proto';
 import { headDim, validateConfig, type Gpt2Config } from './config';
 import { quantizeInt8PerColumn, quantizeInt8PerRow, quantizeQ4, Q4_BLOCK } from './quantize';
@@ -126,7 +128,7 @@ function q4Linear(g: GraphBuilder): LinearFn {
   };
 }
 
-/** Token embedding (Gather) and the tied lm_head (x @ wte^T), sharing one table where the dtype allows. */
+/** Token embedding (Gather) and the tied lm_head (x @ wte^T), both reading one stored table. */
 function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype) {
   const V = c.vocabSize, E = c.nEmbd;
   if (dtype === 'fp32') {
