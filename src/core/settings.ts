@@ -1,0 +1,138 @@
+// The one place where `localGpt2.*` settings are read into typed, in-range values. Everything
+// downstream (host, pipeline, worker options) trusts a Settings object and never re-validates.
+
+import type { Device, Dtype } from '../protocol';
+import {
+  booleanField,
+  enumField,
+  languagesField,
+  numberField,
+  textField,
+  type FieldCheck,
+  type LanguageMap,
+} from './settingFields';
+
+export interface Settings {
+  readonly enable: boolean;
+  /** languageId -> enabled; `"*"` applies to languages not listed. */
+  readonly languages: LanguageMap;
+  readonly topK: number; // 0 = no limit
+  readonly topP: number; // 1 = off
+  readonly temperature: number; // 0 = greedy
+  readonly maxNewTokens: number;
+  readonly generateMaxTokens: number;
+  readonly multiline: boolean;
+  readonly debounceMs: number;
+  readonly model: string;
+  readonly revision: string;
+  readonly dtype: Dtype;
+  readonly localModelPath: string; // '' = download from the hub
+  readonly hubUrl: string; // no trailing slash
+  readonly device: Device;
+  readonly threads: number; // 0 = auto
+}
+
+/** Mirrors the defaults in package.json `contributes.configuration` (a unit test keeps them equal). */
+export const DEFAULT_SETTINGS: Settings = Object.freeze({
+  enable: true,
+  languages: Object.freeze({ '*': true, scminput: false }),
+  topK: 50,
+  topP: 1,
+  temperature: 1,
+  maxNewTokens: 32,
+  generateMaxTokens: 200,
+  multiline: false,
+  debounceMs: 200,
+  model: 'Xenova/gpt2',
+  revision: 'main',
+  dtype: 'q8',
+  localModelPath: '',
+  hubUrl: 'https://huggingface.co',
+  device: 'cpu',
+  threads: 0,
+});
+
+const GPT2_VOCAB_SIZE = 50257;
+const HUB_SEGMENT = /^[A-Za-z0-9][\w.-]*$/;
+const REVISION = /^[\w.-]+(\/[\w.-]+)*$/;
+
+/** Model ids end up in download URLs and cache paths, so anything that could walk a path is refused. */
+function rejectModelId(id: string): string | undefined {
+  const segments = id.split('/');
+  const looksLikeId = segments.length <= 2 && segments.every((s) => HUB_SEGMENT.test(s)) && !id.includes('..');
+  return looksLikeId ? undefined : 'is not a model id like "owner/name"';
+}
+
+function rejectRevision(revision: string): string | undefined {
+  return REVISION.test(revision) && !revision.includes('..') ? undefined : 'is not a branch, tag or commit name';
+}
+
+/**
+ * Download URLs are built as `${hubUrl}/${model}/resolve/...`, so the URL must be a plain
+ * scheme + host (+ path): no credentials, query or fragment, and the host right after `//`
+ * (the URL parser would otherwise accept `https:///x` and guess).
+ */
+function rejectHubUrl(url: string): string | undefined {
+  if (!/^https?:\/\/[^/?#@\s]+[^?#@\s]*$/i.test(url)) return 'is not an http(s) URL';
+  try {
+    new URL(url);
+    return undefined;
+  } catch {
+    return 'is not an http(s) URL';
+  }
+}
+
+const D = DEFAULT_SETTINGS;
+
+const FIELDS: { readonly [K in keyof Settings]: FieldCheck<Settings[K]> } = {
+  enable: booleanField(D.enable),
+  languages: languagesField(D.languages),
+  topK: numberField({ min: 0, max: GPT2_VOCAB_SIZE, integer: true, fallback: D.topK, meanings: { 0: 'no limit' } }),
+  topP: numberField({ min: 0.01, max: 1, integer: false, fallback: D.topP, meanings: { 1: 'off' } }),
+  temperature: numberField({ min: 0, max: 2, integer: false, fallback: D.temperature, meanings: { 0: 'greedy' } }),
+  maxNewTokens: numberField({ min: 1, max: 256, integer: true, fallback: D.maxNewTokens }),
+  generateMaxTokens: numberField({ min: 1, max: 1024, integer: true, fallback: D.generateMaxTokens }),
+  multiline: booleanField(D.multiline),
+  debounceMs: numberField({ min: 0, max: 5000, integer: true, fallback: D.debounceMs }),
+  model: textField({ fallback: D.model, reject: rejectModelId }),
+  revision: textField({ fallback: D.revision, reject: rejectRevision }),
+  dtype: enumField<Dtype>(['fp32', 'q8', 'q4'], D.dtype),
+  localModelPath: textField({ fallback: D.localModelPath }),
+  hubUrl: textField({ fallback: D.hubUrl, reject: rejectHubUrl, normalize: (url) => url.replace(/\/+$/, '') }),
+  device: enumField<Device>(['cpu', 'gpu'], D.device),
+  threads: numberField({ min: 0, max: 64, integer: true, fallback: D.threads, meanings: { 0: 'auto' } }),
+};
+
+export const SETTING_KEYS = Object.freeze(Object.keys(FIELDS) as (keyof Settings)[]);
+
+/**
+ * Reads settings keyed by their short names (`topK`, not `localGpt2.topK`), as
+ * `workspace.getConfiguration('localGpt2')` returns them. Missing keys take their default
+ * silently; every value that had to be replaced, clamped or rounded adds one line to `problems`.
+ * Never throws, whatever `raw` holds.
+ */
+export function parseSettings(raw: Record<string, unknown>): { settings: Settings; problems: string[] } {
+  const source: Record<string, unknown> = typeof raw === 'object' && raw !== null ? raw : {};
+  const values: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const key of SETTING_KEYS) {
+    const value = source[key];
+    if (value === undefined) {
+      values[key] = DEFAULT_SETTINGS[key];
+      continue;
+    }
+    const checked = (FIELDS[key] as FieldCheck<unknown>)(value, `localGpt2.${key}`);
+    values[key] = checked.value;
+    problems.push(...checked.problems);
+  }
+  return { settings: Object.freeze(values as unknown as Settings), problems };
+}
+
+/** Whether ghost text is wanted for this language; `settings.enable` is a separate switch. */
+export function isLanguageEnabled(settings: Settings, languageId: string): boolean {
+  const { languages } = settings;
+  if (Object.hasOwn(languages, languageId)) return languages[languageId] === true;
+  return Object.hasOwn(languages, '*') ? languages['*'] === true : true;
+}
+
+export { toSamplingOptions, toLoadOptions, needsModelReload, type ModelEnvironment } from './settingsToProtocol';
