@@ -39,8 +39,8 @@ function blockRepeats(keys: string[], start: number, size: number): boolean {
 
 /**
  * Only loops that run to the end of the completion are cut: a loop the model broke out of by
- * itself (`[0, 0, 0, 0]`) is real code, one that hit the token limit is not. A single repeated
- * character (`======`, `0xFFFFFFFF`) is left alone for the same reason.
+ * itself (`[0, 0, 0, 0]`) is real code, one that hit the token limit is not. Runs of one
+ * character are left alone too: that is what separators and literals look like (`=====`, `0xFFFF`).
  */
 function cutPhraseLoopAtEnd(untrimmed: string): string {
   const line = untrimmed.trimEnd(); // a loop cut off mid-way often ends in a stray space
