@@ -123,6 +123,8 @@ function writeFixtures(work: string, hubUrl: string): { ud: string; exts: string
     'editor.quickSuggestions': { other: false, comments: false, strings: false },
     'editor.wordBasedSuggestions': 'off',
     'workbench.colorTheme': 'Default Dark Modern',
+    'editor.wordWrap': 'on', // the whole ghost text is visible (and in docs/ghost-text.png)
+    'editor.minimap.enabled': false,
   };
   fs.writeFileSync(path.join(ud, 'User', 'settings.json'), JSON.stringify(settings, null, 2));
   fs.writeFileSync(path.join(ws, 'notes.txt'), 'Things to remember:\n');

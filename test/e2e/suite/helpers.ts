@@ -57,7 +57,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 
 /** Polls `probe` until it returns something truthy; fails with `what` and the last value seen otherwise. */
 export async function waitFor<T>(
-  what: string,
+  what: string | (() => string),
   probe: () => T | Promise<T>,
   timeoutMs = 20_000,
   intervalMs = 50,
@@ -67,7 +67,11 @@ export async function waitFor<T>(
   for (;;) {
     last = await probe();
     if (last) return last as NonNullable<T>;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    if (Date.now() > end) {
+      const shot = await driver.screenshot(`timeout-${Date.now()}`).catch(() => undefined); // for the artifacts
+      if (shot) console.error(`screenshot at timeout: ${shot.path}`);
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
+    }
     await sleep(intervalMs);
   }
 }
@@ -80,7 +84,10 @@ export async function getApi(): Promise<LocalGpt2Api> {
   return api;
 }
 
-/** Waits until the extension reaches one of `kinds`. While it sits idle (lazy loading), `kick` is called now and then. */
+/**
+ * Waits until the extension reaches one of `kinds`. The model (re)loads lazily, on the next request after start or
+ * a settings change, so while nothing is in progress `kick` (which should ask for a completion) is called every 2 s.
+ */
 export async function waitForState(
   api: LocalGpt2Api,
   kinds: StateKind[],
@@ -88,12 +95,16 @@ export async function waitForState(
   kick?: () => Promise<unknown>,
 ): Promise<ExtensionState> {
   let lastKick = 0;
+  const seen: string[] = [api.state().kind];
+  const watch = api.onDidChangeState((s) => seen.push(s.kind));
+  const what = () => `extension state ${kinds.join('|')}; went through ${seen.join(' > ')}; now ${JSON.stringify(api.state()).slice(0, 300)}`;
   return waitFor(
-    `extension state ${kinds.join('|')} (now ${JSON.stringify(api.state())})`,
+    what,
     async () => {
       const state = api.state();
       if (kinds.includes(state.kind)) return state;
-      if (kick && state.kind === 'idle' && Date.now() - lastKick > 2000) {
+      const busy = state.kind === 'downloading' || state.kind === 'loading' || state.kind === 'generating';
+      if (kick && !busy && Date.now() - lastKick > 2000) {
         lastKick = Date.now();
         await kick();
       }
@@ -101,7 +112,7 @@ export async function waitForState(
     },
     timeoutMs,
     100,
-  );
+  ).finally(() => watch.dispose());
 }
 
 /** Records what the extension sends to the worker from now on. */
