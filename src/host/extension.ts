@@ -5,7 +5,8 @@ import * as vscode from 'vscode';
 import { ModelController, type ModelState } from '../client/modelController';
 import { CompletionPipeline } from '../core/pipeline';
 import { toLoadOptions, needsModelReload, type Settings } from '../core/settings';
-import type { GenerateOptions } from '../protocol';
+import { isAbortError } from '../core/abortable';
+import type { GenerateOptions, GenerationResult } from '../protocol';
 import { generateContinuation } from './generateCommand';
 import { GhostTextProvider } from './inlineProvider';
 import { selectModel, showMenu } from './menu';
@@ -13,9 +14,18 @@ import { DownloadProgress, Notifier } from './notifications';
 import { SettingsReader } from './settingsReader';
 import { StatusBar, type DisplayState } from './statusBar';
 
+export type RequestKind = 'inline' | 'generate';
+export type RequestOutcome = { kind: RequestKind; options: GenerateOptions } & (
+  | { outcome: 'done'; result: GenerationResult }
+  | { outcome: 'cancelled' }
+  | { outcome: 'error'; message: string }
+);
+
 /** What the extension exports: used by the integration tests, stable enough for other extensions. */
 export interface LocalGpt2Api {
-  onDidSendRequest: vscode.Event<{ kind: 'inline' | 'generate'; options: GenerateOptions }>;
+  onDidSendRequest: vscode.Event<{ kind: RequestKind; options: GenerateOptions }>;
+  /** Every request sent to the worker ends with exactly one of these. */
+  onDidFinishRequest: vscode.Event<RequestOutcome>;
   onDidChangeState: vscode.Event<DisplayState>;
   state(): DisplayState & { message?: string };
   restartWorker(): Promise<void>;
@@ -28,7 +38,8 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const settingsReader = new SettingsReader((problems) => problems.forEach((p) => notifier.warning(p)));
   const statusBar = new StatusBar();
   const downloads = new DownloadProgress();
-  const requests = new vscode.EventEmitter<{ kind: 'inline' | 'generate'; options: GenerateOptions }>();
+  const requests = new vscode.EventEmitter<{ kind: RequestKind; options: GenerateOptions }>();
+  const outcomes = new vscode.EventEmitter<RequestOutcome>();
   const stateChanges = new vscode.EventEmitter<DisplayState>();
   const settings = (): Settings => settingsReader.settings;
 
@@ -49,16 +60,26 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const environment = { cacheDir: context.globalStorageUri.fsPath, offline: false };
   controller.configure(toLoadOptions(settings(), environment));
 
+  /** Every request to the worker goes through here, so the API can report what was sent and how it ended. */
+  const traced = async (kind: RequestKind, options: GenerateOptions, signal: AbortSignal, onText?: (text: string) => void) => {
+    requests.fire({ kind, options });
+    try {
+      const result = await controller.generate(options, signal, onText && ((_sample, text) => onText(text)));
+      outcomes.fire(result.stopReasons.includes('cancelled') ? { kind, options, outcome: 'cancelled' } : { kind, options, outcome: 'done', result });
+      return result;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      outcomes.fire(isAbortError(error) ? { kind, options, outcome: 'cancelled' } : { kind, options, outcome: 'error', message });
+      throw error;
+    }
+  };
   const reportError = (error: unknown) => {
     if (controller.state.kind !== 'error') notifier.error(error instanceof Error ? error.message : String(error));
   };
   const pipeline = new CompletionPipeline({
     settings,
     log: (message) => log.info(message),
-    generate: (options, signal) => {
-      requests.fire({ kind: 'inline', options });
-      return controller.generate(options, signal);
-    },
+    generate: (options, signal) => traced('inline', options, signal),
   });
   const provider = new GhostTextProvider(pipeline, reportError);
 
@@ -67,6 +88,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     settingsReader,
     statusBar,
     requests,
+    outcomes,
     stateChanges,
     provider,
     { dispose: () => void controller.dispose() },
@@ -81,10 +103,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     }),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     vscode.commands.registerCommand('localGpt2.generateContinuation', () =>
-      generateContinuation(settings(), (options, signal, onText) => {
-        requests.fire({ kind: 'generate', options });
-        return controller.generate(options, signal, (_sample, text) => onText(text));
-      }, reportError),
+      generateContinuation(settings(), (options, signal, onText) => traced('generate', options, signal, onText), reportError),
     ),
     vscode.commands.registerCommand('localGpt2.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     vscode.commands.registerCommand('localGpt2.toggle', () =>
@@ -104,11 +123,9 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
 
   return {
     onDidSendRequest: requests.event,
+    onDidFinishRequest: outcomes.event,
     onDidChangeState: stateChanges.event,
-    state: () => {
-      const state = displayState();
-      return state.kind === 'error' ? { ...state, message: state.message } : state;
-    },
+    state: displayState,
     restartWorker: () => controller.restart(),
     killWorkerForTest: () => controller.client.crashForTest(),
   };

@@ -2,7 +2,7 @@
 // request carries the longer prefix.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RequestLog, acceptGhost, closeAllEditors, expectGhost, getApi, openFile, sleep, typeText } from './helpers';
+import { RequestLog, acceptGhost, closeAllEditors, expectGhost, getApi, openFile, sleep, typeText, waitFor } from './helpers';
 
 suite('typing cancels the running request', () => {
   teardown(closeAllEditors);
@@ -27,6 +27,9 @@ suite('typing cancels the running request', () => {
       await log.next('a request with the longer prefix', (r) => r.kind === 'inline' && r.options.prompt.endsWith(FIRST + MORE), 20_000, firstIndex + 1);
 
       await expectGhost(20_000);
+      // ...and the worker was told: the superseded request ended as cancelled, not with a result.
+      const firstOutcome = await waitFor('the first request to finish', () => log.outcomeOf(first), 10_000);
+      assert.equal(firstOutcome.outcome, 'cancelled', `first request ended ${firstOutcome.outcome}`);
       // Nothing asked for the shorter prefix again after the longer one was typed.
       const later = log.inline.slice(log.inline.indexOf(first) + 1);
       assert.ok(later.every((r) => !r.options.prompt.endsWith(FIRST)), `stale prefix requested again: ${log.describe()}`);

@@ -4,27 +4,14 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { GenerateOptions } from '../../../src/protocol';
+import type { LocalGpt2Api, RequestOutcome } from '../../../src/host/extension';
 
 export const EXTENSION_ID = 'local-gpt2.local-gpt2';
 
-export type StateKind = 'idle' | 'downloading' | 'loading' | 'ready' | 'generating' | 'error' | 'disabled';
-export interface ExtensionState {
-  kind: StateKind;
-  message?: string;
-}
-export interface SentRequest {
-  kind: 'inline' | 'generate';
-  options: GenerateOptions;
-}
-/** What the extension's `activate()` returns (the contract the tests are written against). */
-export interface LocalGpt2Api {
-  onDidSendRequest: vscode.Event<SentRequest>;
-  state(): ExtensionState;
-  onDidChangeState: vscode.Event<ExtensionState>;
-  restartWorker(): Promise<void>;
-  killWorkerForTest(): void;
-}
+export type { LocalGpt2Api, RequestOutcome } from '../../../src/host/extension';
+export type ExtensionState = ReturnType<LocalGpt2Api['state']>;
+export type StateKind = ExtensionState['kind'];
+export type SentRequest = Parameters<Parameters<LocalGpt2Api['onDidSendRequest']>[0]>[0];
 
 function env(name: string): string {
   const value = process.env[name];
@@ -115,15 +102,23 @@ export async function waitForState(
   ).finally(() => watch.dispose());
 }
 
-/** Records what the extension sends to the worker from now on. */
+/** Records what the extension sends to the worker from now on, and how each request ended. */
 export class RequestLog implements vscode.Disposable {
   readonly sent: SentRequest[] = [];
-  private readonly subscription: vscode.Disposable;
+  readonly finished: RequestOutcome[] = [];
+  private readonly subscriptions: vscode.Disposable[];
   constructor(api: LocalGpt2Api, onSent?: (r: SentRequest) => void) {
-    this.subscription = api.onDidSendRequest((r) => {
-      this.sent.push(r);
-      onSent?.(r);
-    });
+    this.subscriptions = [
+      api.onDidSendRequest((r) => {
+        this.sent.push(r);
+        onSent?.(r);
+      }),
+      api.onDidFinishRequest((r) => this.finished.push(r)),
+    ];
+  }
+  /** How the request that sent exactly these options ended (it may still be running: then undefined). */
+  outcomeOf(request: SentRequest): RequestOutcome | undefined {
+    return this.finished.find((r) => r.options === request.options);
   }
   get inline(): SentRequest[] {
     return this.sent.filter((r) => r.kind === 'inline');
@@ -139,7 +134,7 @@ export class RequestLog implements vscode.Disposable {
     return JSON.stringify(this.sent.map((r) => ({ kind: r.kind, prompt: r.options.prompt.slice(-40) })));
   }
   dispose(): void {
-    this.subscription.dispose();
+    this.subscriptions.forEach((s) => s.dispose());
   }
 }
 
