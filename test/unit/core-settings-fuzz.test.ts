@@ -3,17 +3,10 @@
 
 import assert from 'node:assert/strict';
 import { DEFAULT_SETTINGS, parseSettings, SETTING_KEYS, type Settings } from '../../src/core/settings';
+import { mulberry32 } from '../../src/worker/rng';
 
-/** Seeded so a failure reproduces; mulberry32, as in the worker's sampler. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded so a failure reproduces. */
+const seededRandom = mulberry32;
 
 const NUMBER_LIMITS: Partial<Record<keyof Settings, { min: number; max: number; integer: boolean }>> = {
   topK: { min: 0, max: 50257, integer: true },
