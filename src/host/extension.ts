@@ -35,7 +35,10 @@ export interface LocalGpt2Api {
 export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const log = vscode.window.createOutputChannel('Local GPT-2', { log: true });
   const notifier = new Notifier(log);
-  const settingsReader = new SettingsReader((problems) => problems.forEach((p) => notifier.warning(p)));
+  const settingsReader = new SettingsReader((problems) => {
+    problems.forEach((p) => log.warn(p));
+    notifier.warning(problems.length === 1 ? problems[0] : `${problems.length} settings had invalid values and were corrected (see the log)`);
+  });
   const statusBar = new StatusBar();
   const downloads = new DownloadProgress();
   const requests = new vscode.EventEmitter<{ kind: RequestKind; options: GenerateOptions }>();
@@ -43,7 +46,11 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const stateChanges = new vscode.EventEmitter<DisplayState>();
   const settings = (): Settings => settingsReader.settings;
 
-  const displayState = (): DisplayState => (settings().enable || controller.state.kind !== 'idle' ? controller.state : { kind: 'disabled' });
+  // Turned off, an idle or ready model shows as disabled; work in progress and errors still show.
+  const displayState = (): DisplayState => {
+    const state = controller.state;
+    return settings().enable || !['idle', 'ready'].includes(state.kind) ? state : { kind: 'disabled' };
+  };
   const refreshStatus = () => {
     const state = displayState();
     statusBar.show(state);
