@@ -53,8 +53,11 @@ export class DownloadProgress {
       (progress) =>
         new Promise<void>((resolve) => {
           report = (percent, file) => {
-            progress.report({ message: `${file} ${percent}%`, increment: Math.max(0, percent - reported) });
-            reported = percent;
+            // The bar follows the model weights, which are nearly all of the bytes; the small JSON files only
+            // change the message, so the bar does not fill up on config.json and then stall.
+            const isWeights = /\.(onnx|safetensors)$/.test(file);
+            progress.report({ message: `${file} ${percent}%`, increment: isWeights ? Math.max(0, percent - reported) : undefined });
+            if (isWeights) reported = percent;
           };
           end = resolve;
         }),
