@@ -47,3 +47,15 @@ describe('core/ boundaries', () => {
     assert.deepEqual(importedModules(sample), ['vscode', '../host/x', './y', 'node:worker_threads', './lazy']);
   });
 });
+
+describe('layering', () => {
+  // Only the editor adapters may touch the VS Code API; the engine, client and CLI run without an editor.
+  for (const folder of ['src/client', 'src/worker', 'src/protocol.ts', 'src/cli.ts']) {
+    it(`${folder} does not import vscode`, () => {
+      const path = join(repo, folder);
+      const files = path.endsWith('.ts') ? [path] : sourceFiles(path);
+      assert.ok(files.length > 0);
+      for (const file of files) assert.ok(!importedModules(readFileSync(file, 'utf8')).includes('vscode'), `${relative(repo, file)} imports vscode`);
+    });
+  }
+});
