@@ -72,6 +72,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     requests.fire({ kind, options });
     try {
       const result = await controller.generate(options, signal, onText && ((_sample, text) => onText(text)));
+      if (kind === 'generate') log.info(describeResult(kind, result)); // inline requests are logged by the pipeline
       outcomes.fire(result.stopReasons.includes('cancelled') ? { kind, options, outcome: 'cancelled' } : { kind, options, outcome: 'done', result });
       return result;
     } catch (error) {
@@ -140,4 +141,8 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
+}
+
+function describeResult(kind: RequestKind, { promptTokens, reusedTokens, newTokens, timings, stopReasons }: GenerationResult): string {
+  return `${kind}: ${promptTokens} prompt tokens (${reusedTokens} reused), ${newTokens} new, ${Math.round(timings.totalMs)} ms, stop: ${stopReasons.join(',')}`;
 }
