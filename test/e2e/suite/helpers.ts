@@ -261,3 +261,45 @@ export async function waitForQuiet(api: LocalGpt2Api, doc: vscode.TextDocument, 
     timeoutMs,
   );
 }
+
+// ---- reliability helpers (issue 5) ----------------------------------------------------------------------------------
+/** The extension under test's own folder (its dist/worker.js is the worker script the tests start themselves). */
+export function extensionPath(): string {
+  const ext = vscode.extensions.getExtension(EXTENSION_ID);
+  assert.ok(ext, `extension ${EXTENSION_ID} is not installed in the extension host`);
+  return ext.extensionPath;
+}
+
+/** True for a rejection that comes from this project: its error types, its messages or its code on the stack. */
+function isOurs(reason: unknown): boolean {
+  const error = reason as { name?: unknown; message?: unknown; stack?: unknown } | undefined;
+  const text = `${String(error?.name ?? '')} ${String(error?.message ?? reason)} ${String(error?.stack ?? '')}`;
+  const root = vscode.extensions.getExtension(EXTENSION_ID)?.extensionPath;
+  return /WorkerError|AbortError|model worker|GPT-2|localGpt2|local-gpt2/i.test(text) || (!!root && text.includes(root));
+}
+
+/**
+ * Records unhandled promise rejections in the extension host from now on. `assertNone` waits a moment (Node reports
+ * them after the microtask queue drains) and fails on any that comes from this project; others are only logged.
+ */
+export function watchUnhandledRejections(): vscode.Disposable & { readonly seen: unknown[]; assertNone(): Promise<void> } {
+  const seen: unknown[] = [];
+  const listener = (reason: unknown) => {
+    seen.push(reason);
+    if (!isOurs(reason)) console.warn('[e2e] unhandled rejection from elsewhere in the extension host:', reason);
+  };
+  process.on('unhandledRejection', listener);
+  return {
+    seen,
+    async assertNone() {
+      await sleep(300);
+      const ours = seen.filter(isOurs);
+      assert.deepEqual(
+        ours.map((r) => (r instanceof Error ? `${r.name}: ${r.message}\n${r.stack}` : String(r))),
+        [],
+        'unhandled promise rejections from the extension',
+      );
+    },
+    dispose: () => void process.off('unhandledRejection', listener),
+  };
+}
