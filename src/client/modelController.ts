@@ -105,7 +105,6 @@ export class ModelController {
   private crashed(reason: string): void {
     this.loaded = undefined;
     this.loading = undefined;
-    this.active = 0;
     this.hooks.onLog?.('error', `${reason}; it restarts on the next request`);
     this.setState({ kind: 'error', message: `${reason}; it restarts on the next request` });
   }
