@@ -81,6 +81,7 @@ export class ModelController {
   }
 
   private async load(key: string, options: LoadOptions): Promise<ModelInfo> {
+    this.loaded = undefined; // the worker unloads its model before it loads another, even when that load fails
     this.setState({ kind: 'loading' });
     const started = Date.now();
     try {
