@@ -89,8 +89,9 @@ for (const s of skipped) console.warn(`package: skipping ${s.target}: ${s.reason
 if (targets.length === 0) fail('nothing to build');
 
 fs.mkdirSync(outDir, { recursive: true });
+// Earlier VSIX files of the requested targets go (any version); other targets' stay.
 for (const f of fs.readdirSync(outDir)) {
-  if (f.endsWith('.vsix') || f === 'SHA256SUMS') fs.rmSync(path.join(outDir, f));
+  if (requested.some((t) => f.startsWith(`${pkg.name}-${t}-`) && f.endsWith('.vsix'))) fs.rmSync(path.join(outDir, f));
 }
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-package-'));
 
@@ -142,7 +143,8 @@ try {
   }
 
   // -------------------------------------------------------------------------------------------------------- report
-  const sums = rows.map((r) => `${createHash('sha256').update(fs.readFileSync(r.vsix)).digest('hex')}  ${path.basename(r.vsix)}`);
+  const vsixFiles = fs.readdirSync(outDir).filter((f) => f.endsWith('.vsix')).sort();
+  const sums = vsixFiles.map((f) => `${createHash('sha256').update(fs.readFileSync(path.join(outDir, f))).digest('hex')}  ${f}`);
   fs.writeFileSync(path.join(outDir, 'SHA256SUMS'), sums.join('\n') + '\n');
   console.log(`\n== ${path.relative(root, outDir)}/`);
   const table = [
