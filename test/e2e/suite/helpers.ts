@@ -263,6 +263,17 @@ export async function waitForQuiet(api: LocalGpt2Api, doc: vscode.TextDocument, 
 }
 
 // ---- reliability helpers (issue 5) ----------------------------------------------------------------------------------
+/** `promise`, or a failure with `what` after `ms` (the timer is cleared either way: nothing is left to reject later). */
+export async function within<T>(promise: Thenable<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} (after ${ms} ms)`)), ms)));
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** The extension under test's own folder (its dist/worker.js is the worker script the tests start themselves). */
 export function extensionPath(): string {
   const ext = vscode.extensions.getExtension(EXTENSION_ID);
