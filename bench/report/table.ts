@@ -1,0 +1,73 @@
+// The human-readable summary printed at the end of a run: one row per measured quantity, the engine and
+// transformers.js side by side, their ratio, and the target where the issue sets one.
+import type { BenchResults } from '../results';
+import { ENGINE, TRANSFORMERS } from '../targets';
+
+const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
+const ratio = (v: number) => v.toFixed(2) + 'x';
+const mb = (bytes: number) => (bytes / 1e6).toFixed(1) + ' MB';
+
+export function formatTable(r: BenchResults): string {
+  const rows: string[][] = [['', ENGINE, TRANSFORMERS, 'engine/tjs', 'target']];
+  const verdict = (name: string) => {
+    const t = r.targets.find((x) => x.name.startsWith(name))!;
+    return `${t.unit === 'x' ? '<= ' + t.limit : '<= ' + t.limit + 'x floor'} ${t.met ? 'MET' : 'MISSED'}`;
+  };
+  const pair = (label: string, e: number, t: number, target = '') => rows.push([label, ms(e), ms(t), ratio(e / t), target]);
+
+  const c = r.coldRequest;
+  const [ce, ct] = [c.systems[ENGINE], c.systems[TRANSFORMERS]];
+  rows.push([`(a) cold request: ${c.promptTokens}-token prompt + ${c.maxNewTokens} new, ${c.repetitions} reps`]);
+  pair('    median', ce.ms.median, ct.ms.median, verdict('cold'));
+  pair('    p90', ce.ms.p90, ct.ms.p90);
+  pair('    first token (prefill) median', ce.firstTokenMs.median, ct.firstTokenMs.median);
+  rows.push(['    tokens generated', tokens(ce.newTokens), tokens(ct.newTokens)]);
+
+  const t = r.typingSession;
+  const [te, tt] = [t.systems[ENGINE], t.systems[TRANSFORMERS]];
+  rows.push([`(b) typing session: ${t.requests} requests, prompt ${t.promptTokens.first}->${t.promptTokens.last} tokens, ${t.maxNewTokens} new each`]);
+  pair('    median per request', te.ms.median, tt.ms.median, verdict('typing'));
+  pair('    p90 per request', te.ms.p90, tt.ms.p90);
+  pair('    first token median', te.firstTokenMs.median, tt.firstTokenMs.median);
+  const reused = te.requests.slice(1).map((q) => q.promptTokens - q.reusedTokens);
+  rows.push(['    prompt tokens run per request', `${Math.min(...reused)}-${Math.max(...reused)} (after the 1st)`, `${t.promptTokens.first}-${t.promptTokens.last}`]);
+  rows.push(['    tokens generated', tokens(te.newTokens), tokens(tt.newTokens)]);
+
+  const f = r.floor;
+  rows.push([`(c) decode ms/token (x bandwidth floor of ${ms(f.ms)}), median of ${r.decodeSpeed.tokensPerPoint} tokens`]);
+  const tjsPoints = r.decodeSpeed.systems[TRANSFORMERS] ?? [];
+  for (const e of r.decodeSpeed.systems[ENGINE]) {
+    const j = tjsPoints.find((p) => p.context === e.context);
+    const cell = (v: number) => `${ms(v)} (${(v / f.ms).toFixed(1)}x)`;
+    const isLongest = e.context === Math.max(...r.decodeSpeed.systems[ENGINE].map((p) => p.context));
+    rows.push([`    at ${e.context} context`, cell(e.tokenMs.median), j ? cell(j.tokenMs.median) : 'n/a', j ? ratio(e.tokenMs.median / j.tokenMs.median) : '', isLongest ? verdict('engine decode') : '']);
+    if (e.stepMs && e.sampleMs) rows.push(['      engine: model step + sampling', `${ms(e.stepMs.median)} + ${ms(e.sampleMs.median)}`]);
+  }
+
+  const widths = rows[0].map((_, i) => Math.max(...rows.filter((row) => row.length > 1).map((row) => (row[i] ?? '').length)));
+  const lines = rows.map((row) => (row.length === 1 ? row[0] : row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()));
+
+  const bw = r.bandwidth.gbPerSecond;
+  const kv = f.withKvCache.map((k) => `${ms(k.ms)} at ${k.context} (+${mb(k.kvBytes)} KV)`).join(', ');
+  return [
+    `local-gpt2 bench: ${r.model.file} (${r.options.dtype}), ${r.options.threads} intra-op threads, top-k ${r.options.topK}${r.options.quick ? ', QUICK run (not for reporting)' : ''}`,
+    `machine: ${r.machine.cpu}, ${r.machine.cores} cores; load average ${r.machine.loadAverage.start[0].toFixed(2)} at start, ${r.machine.loadAverage.end[0].toFixed(2)} at end; run took ${formatDuration(r.durationS)}`,
+    '',
+    ...lines,
+    '',
+    `bandwidth floor = weight bytes read per token / read bandwidth = ${mb(f.weightBytesPerToken)} / ${bw.median.toFixed(1)} GB/s = ${ms(f.ms)}`,
+    `  read bandwidth: ONNX Runtime ReduceSum over ${mb(r.bandwidth.bytes)} fp32, ${r.bandwidth.threads} threads, median of ${bw.n} (p90 ${bw.p90.toFixed(1)}, max ${bw.max.toFixed(1)} GB/s)`,
+    `  weights read per token: every initializer of the ONNX file, but only the current position's row of wpe (file total ${mb(r.weightBytes.allInitializers)})`,
+    `  with one read of the fp32 KV cache added (reference only): ${kv}`,
+    `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}`,
+  ].join('\n');
+}
+
+function tokens(range: { min: number; max: number }): string {
+  return range.min === range.max ? String(range.min) : `${range.min}-${range.max}`;
+}
+
+export function formatDuration(seconds: number): string {
+  const m = Math.floor(seconds / 60);
+  return m > 0 ? `${m} min ${Math.round(seconds - 60 * m)} s` : `${seconds.toFixed(0)} s`;
+}

@@ -1,0 +1,40 @@
+// The shape of one bench run as saved to JSON (bench/results/<date>.json and docs/bench.json), and where
+// it is written. Raw samples are kept so a reader can recompute any statistic.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { BenchOptions } from './benchOptions';
+import type { ReadBandwidth } from './readBandwidth';
+import type { ColdRequestResult } from './scenarios/coldRequest';
+import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
+import type { TypingSessionResult } from './scenarios/typingSession';
+import type { BandwidthFloor, Target } from './targets';
+import type { WeightBytes } from './weightBytesPerToken';
+
+export interface BenchResults {
+  date: string;
+  durationS: number;
+  options: BenchOptions;
+  machine: { cpu: string; cores: number; memoryGiB: number; node: string; onnxruntime: string; transformers: string; loadAverage: { start: number[]; end: number[] } };
+  model: { folder: string; file: string; nLayer: number; nEmbd: number; nHead: number };
+  loadMs: Record<string, number>;
+  coldRequest: ColdRequestResult;
+  typingSession: TypingSessionResult;
+  decodeSpeed: DecodeSpeedResult;
+  bandwidth: ReadBandwidth;
+  weightBytes: WeightBytes;
+  floor: BandwidthFloor;
+  targets: Target[];
+}
+
+/** bench/results/2025-01-31T12-00-00.json (kept out of git: every run) and docs/bench.json (the published run). */
+export async function saveResults(results: BenchResults, repoRoot: string, publish: boolean): Promise<string[]> {
+  const stamp = results.date.replace(/:/g, '-').replace(/\..*$/, '');
+  const files = [path.join(repoRoot, 'bench', 'results', `${stamp}.json`)];
+  if (publish) files.push(path.join(repoRoot, 'docs', 'bench.json'));
+  const text = JSON.stringify(results, null, 2) + '\n';
+  for (const file of files) {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(file, text);
+  }
+  return files;
+}

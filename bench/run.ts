@@ -1,0 +1,106 @@
+// `npm run bench [-- --quick] [--dtype q8|fp32|q4]`: the project's engine against transformers.js v4
+// generate() on the same model file, dtype, prompts, sampling (top-k 50) and thread count, in one process
+// and one run so that every ratio compares like with like. See bench/README.md for how to read the output.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { makeModel, presetOptions } from '../scripts/make-model';
+import { ONNX_FILE } from '../src/worker/engine/loadModel';
+import { loadTokenizer } from '../src/worker/engine/tokenizer';
+import { parseBenchOptions } from './benchOptions';
+import { BenchPrompts } from './prompts';
+import { measureReadBandwidth } from './readBandwidth';
+import { renderChartSvg } from './report/chart';
+import { renderPng } from './report/renderPng';
+import { formatDuration, formatTable } from './report/table';
+import { saveResults, type BenchResults } from './results';
+import { runColdRequest } from './scenarios/coldRequest';
+import { runDecodeSpeed } from './scenarios/decodeSpeed';
+import { runTypingSession } from './scenarios/typingSession';
+import type { CompletionSystem, SystemConfig } from './systems/completionSystem';
+import { EngineSystem } from './systems/engineSystem';
+import { TransformersSystem } from './systems/transformersSystem';
+import { bandwidthFloor, evaluateTargets } from './targets';
+import { weightBytesPerToken } from './weightBytesPerToken';
+
+const REPO_ROOT = path.resolve(__dirname, '..');
+const log = (line: string) => process.stderr.write(line + '\n'); // progress on stderr, the table on stdout
+
+function packageVersion(name: string): string {
+  return JSON.parse(fs.readFileSync(path.join(REPO_ROOT, 'node_modules', name, 'package.json'), 'utf8')).version;
+}
+
+async function main(): Promise<void> {
+  const options = parseBenchOptions(process.argv.slice(2));
+  const started = performance.now();
+  const loadAverageStart = os.loadavg();
+  const folder = options.model ?? (await makeModel(presetOptions('124m'))).dir; // no-op when already built
+  const hf = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
+  const model = { folder, file: path.relative(REPO_ROOT, path.join(folder, ONNX_FILE[options.dtype])), nLayer: hf.n_layer, nEmbd: hf.n_embd, nHead: hf.n_head };
+  log(`model ${model.file}, ${options.threads} threads${options.quick ? ', quick run' : ''}`);
+
+  const config: SystemConfig = { folder, dtype: options.dtype, threads: options.threads, topK: options.topK };
+  const systems: CompletionSystem[] = [await EngineSystem.load(config), await TransformersSystem.load(config)];
+  try {
+    const prompts = new BenchPrompts(await loadTokenizer(folder));
+    const coldPrompt = prompts.textOfTokens(options.cold.promptTokens);
+
+    // One untimed cold request each: first-run costs (thread pool start, arena growth, lazy kernel setup)
+    // belong to loading, not to the requests measured below.
+    log('warm-up');
+    for (const system of systems) await system.completeCold(coldPrompt, 4, 1);
+
+    log('(a) cold request');
+    const coldRequest = await runColdRequest(systems, coldPrompt, { ...options.cold, log });
+    log('(b) typing session');
+    const session = prompts.typingSession(options.typing.startTokens, options.typing.requests, options.typing.seed);
+    const typingSession = await runTypingSession(systems, session, { maxNewTokens: options.typing.maxNewTokens, log });
+    log('(c) read bandwidth, then decode speed');
+    const bandwidth = await measureReadBandwidth({ ...options.bandwidth, threads: options.threads });
+    log(`  read bandwidth ${bandwidth.gbPerSecond.median.toFixed(1)} GB/s`);
+    const decodeSpeed = await runDecodeSpeed(systems, (n) => prompts.tokenIds(n), { ...options.decode, log });
+    const weightBytes = await weightBytesPerToken(path.join(REPO_ROOT, model.file));
+    const floor = bandwidthFloor(bandwidth, weightBytes, model, options.decode.contexts);
+
+    const results: BenchResults = {
+      date: new Date().toISOString(),
+      durationS: (performance.now() - started) / 1000,
+      options,
+      machine: {
+        cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+        cores: os.availableParallelism(),
+        memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+        node: process.version,
+        onnxruntime: packageVersion('onnxruntime-node'),
+        transformers: packageVersion('@huggingface/transformers'),
+        loadAverage: { start: loadAverageStart, end: os.loadavg() },
+      },
+      model,
+      loadMs: Object.fromEntries(systems.map((s) => [s.name, s.loadMs])),
+      coldRequest,
+      typingSession,
+      decodeSpeed,
+      bandwidth,
+      weightBytes,
+      floor,
+      targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor),
+    };
+
+    // Only a full run is published to docs/; quick runs stay in bench/results/ (git-ignored).
+    const publish = !options.quick;
+    const saved = await saveResults(results, REPO_ROOT, publish);
+    const chartFile = publish ? path.join(REPO_ROOT, 'docs', 'bench.png') : saved[0].replace(/\.json$/, '.png');
+    const chart = await renderPng(renderChartSvg(results), chartFile);
+    console.log(formatTable(results));
+    console.log(`\nwrote ${[...saved, chart.file].map((f) => path.relative(REPO_ROOT, f)).join(', ')}`);
+    if (!chart.rendered) console.log('(no Chromium at /usr/bin/chromium: the chart was written as SVG, not PNG)');
+    log(`done in ${formatDuration((performance.now() - started) / 1000)}`);
+  } finally {
+    for (const system of systems) await system.dispose();
+  }
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.stack : error);
+  process.exitCode = 1;
+});

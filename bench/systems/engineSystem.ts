@@ -1,0 +1,83 @@
+// The project's engine, driven the way the worker drives it (EngineService -> generate()): one model,
+// one long-lived decoder whose KV cache carries the prompt prefix from one request to the next.
+import { generate } from '../../src/worker/engine/generate';
+import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
+import { sampleToken } from '../../src/worker/engine/sampler';
+import { mulberry32 } from '../../src/worker/rng';
+import type { GenerateOptions } from '../../src/protocol';
+import type { CompletionSystem, DecodeTiming, RequestTiming, SystemConfig } from './completionSystem';
+
+export class EngineSystem implements CompletionSystem {
+  readonly name = 'engine';
+
+  private constructor(
+    private readonly model: LoadedModel,
+    private readonly config: SystemConfig,
+    readonly loadMs: number,
+  ) {}
+
+  static async load(config: SystemConfig): Promise<EngineSystem> {
+    const started = performance.now();
+    const model = await loadModel({ folder: config.folder, name: config.folder, dtype: config.dtype, device: 'cpu', threads: config.threads });
+    return new EngineSystem(model, config, performance.now() - started);
+  }
+
+  async complete(prompt: string, maxNewTokens: number, seed: number): Promise<RequestTiming> {
+    const options: GenerateOptions = {
+      prompt,
+      maxNewTokens,
+      sampling: { topK: this.config.topK, topP: 1, temperature: 1, seed },
+      // No stop rules: the request must run its full length to compare with transformers.js' min_new_tokens.
+      // The engine has no "minimum length", so <|endoftext|> could still end it early; newTokens reports that.
+      stop: { atNewline: false, strings: [] },
+      stream: false,
+      samples: 1,
+    };
+    const started = performance.now();
+    const result = await generate(this.model.decoder, this.model.codec, options, { isCancelled: () => false, onText: () => {} });
+    return {
+      ms: performance.now() - started,
+      firstTokenMs: result.timings.prefillMs,
+      promptTokens: result.promptTokens,
+      newTokens: result.newTokens,
+      reusedTokens: result.reusedTokens,
+    };
+  }
+
+  async completeCold(prompt: string, maxNewTokens: number, seed: number): Promise<RequestTiming> {
+    // reset() empties the cache and drops its buffers: what a freshly constructed decoder would hold.
+    this.model.decoder.reset();
+    return this.complete(prompt, maxNewTokens, seed);
+  }
+
+  /**
+   * Every measured token runs at exactly `promptIds.length` tokens of context: after each step the cache is
+   * truncated back to the prompt (free in this engine), so all samples see the same attention length.
+   */
+  async measureDecode(promptIds: number[], tokens: number): Promise<DecodeTiming> {
+    const { decoder } = this.model;
+    decoder.reset();
+    const prefill = await decoder.prefill(promptIds);
+    if (!prefill) throw new Error('prefill was cancelled');
+    const sampling = { topK: this.config.topK, topP: 1, temperature: 1 };
+    const rng = mulberry32(1);
+    let token = sampleToken(prefill.logits, sampling, rng);
+    const timing: Required<DecodeTiming> = { context: promptIds.length, tokenMs: [], stepMs: [], sampleMs: [] };
+    for (let i = 0; i < tokens; i++) {
+      const started = performance.now();
+      const logits = await decoder.forward([token]);
+      const stepped = performance.now();
+      token = sampleToken(logits, sampling, rng);
+      const sampled = performance.now();
+      decoder.cache.truncate(promptIds.length);
+      timing.stepMs.push(stepped - started);
+      timing.sampleMs.push(sampled - stepped);
+      timing.tokenMs.push(sampled - started);
+    }
+    return timing;
+  }
+
+  async dispose(): Promise<void> {
+    await this.model.dispose();
+  }
+}

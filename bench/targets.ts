@@ -1,0 +1,51 @@
+// The numbers the issue asks about, derived from the raw measurements in one place: ratios of the engine
+// to transformers.js, the bandwidth floor, and whether each target is met.
+import type { ColdRequestResult } from './scenarios/coldRequest';
+import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
+import type { TypingSessionResult } from './scenarios/typingSession';
+import type { ReadBandwidth } from './readBandwidth';
+import type { WeightBytes } from './weightBytesPerToken';
+
+export const ENGINE = 'engine';
+export const TRANSFORMERS = 'transformers.js';
+
+export interface BandwidthFloor {
+  gbPerSecond: number; // median of the ReduceSum runs
+  weightBytesPerToken: number;
+  /** Weights only: what the targets use. */
+  ms: number;
+  /** Weights plus one read of the fp32 KV cache at each measured context: a reference, not a target. */
+  withKvCache: { context: number; kvBytes: number; ms: number }[];
+}
+
+export interface Target {
+  name: string;
+  value: number;
+  limit: number; // met when value <= limit
+  met: boolean;
+  unit: string;
+}
+
+export function bandwidthFloor(bandwidth: ReadBandwidth, weights: WeightBytes, model: { nLayer: number; nEmbd: number }, contexts: number[]): BandwidthFloor {
+  const bytesPerMs = bandwidth.gbPerSecond.median * 1e6;
+  return {
+    gbPerSecond: bandwidth.gbPerSecond.median,
+    weightBytesPerToken: weights.perToken,
+    ms: weights.perToken / bytesPerMs,
+    withKvCache: contexts.map((context) => {
+      const kvBytes = 2 * model.nLayer * context * model.nEmbd * 4; // keys + values, fp32, every layer
+      return { context, kvBytes, ms: (weights.perToken + kvBytes) / bytesPerMs };
+    }),
+  };
+}
+
+export function evaluateTargets(cold: ColdRequestResult, typing: TypingSessionResult, decode: DecodeSpeedResult, floor: BandwidthFloor): Target[] {
+  const ratio = (r: ColdRequestResult | TypingSessionResult) => r.systems[ENGINE].ms.median / r.systems[TRANSFORMERS].ms.median;
+  const longest = decode.systems[ENGINE].reduce((a, b) => (b.context > a.context ? b : a));
+  const target = (name: string, value: number, limit: number, unit: string): Target => ({ name, value, limit, met: value <= limit, unit });
+  return [
+    target('typing session median, engine / transformers.js', ratio(typing), 0.25, 'x'),
+    target('cold request median, engine / transformers.js', ratio(cold), 1, 'x'),
+    target(`engine decode at ${longest.context} context / bandwidth floor`, longest.tokenMs.median / floor.ms, 2, 'x floor'),
+  ];
+}
