@@ -33,7 +33,8 @@ export class GhostTextProvider implements vscode.InlineCompletionItemProvider {
         {
           languageId: document.languageId,
           prefix: document.getText(new vscode.Range(start, position)),
-          lineSuffix: document.lineAt(position.line).text.slice(position.character),
+          // Capped like the prefix: a 100,000-character line would otherwise be copied into every cache key.
+          lineSuffix: document.getText(new vscode.Range(position, position.translate(0, DEFAULT_PROMPT_MAX_CHARS))),
           cursorOffset,
           documentVersion: version,
           trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'invoke' : 'automatic',
