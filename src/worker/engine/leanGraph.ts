@@ -36,16 +36,56 @@ export function makeLeanGraph(original: Uint8Array): LeanGraph {
   add('Shape', ['past_key_values.0.key'], 'lean_past_shape');
   add('Slice', ['lean_past_shape', 'lean_axis2', 'lean_axis2_end'], 'lean_past_len');
   constant('lean_axis2_end', [3]);
+  const producers = new Map(nodes.flatMap((n) => n.output!.map((o) => [o, n] as const)));
   for (const name of presentNames) {
     const out = name.replace('present.', 'present_new.');
-    add('Slice', [name, 'lean_past_len', 'lean_big', 'lean_axis2'], out);
+    const past = name.replace('present.', 'past_key_values.');
+    const fresh = newPartOfConcat(producers, name, past);
+    if (fresh) add('Identity', [fresh], out);
+    else add('Slice', [name, 'lean_past_len', 'lean_big', 'lean_axis2'], out);
     graph.output!.push(valueInfo(out, graph.output!.find((o) => o.name === name)!));
   }
   // Without the full present.* as graph outputs, ORT no longer materialises a copy of the whole cache per
-  // step (an Identity per layer and kind in Optimum exports, ~20% of a decode step at 512 tokens).
+  // step (an Identity per layer and kind in Optimum exports, ~20% of a decode step at 512 tokens); in
+  // graphs whose attention does not read the concatenation (ours), the Concat itself goes too.
   graph.output = graph.output!.filter((o) => !presentNames.includes(o.name!));
+  removeDeadNodes(graph);
   const lastLogitsOnly = sliceBeforeLmHead(graph);
   return { bytes: onnx.ModelProto.encode(model).finish(), lastLogitsOnly, nLayer: presentNames.length / 2 };
+}
+
+/**
+ * When `present` is Concat([past, fresh], axis 2) (possibly behind Identity nodes), the new positions are
+ * `fresh` itself: no need to slice them back out of the concatenation.
+ */
+function newPartOfConcat(producers: Map<string, onnx.INodeProto>, present: string, past: string): string | undefined {
+  let node = producers.get(present);
+  while (node?.opType === 'Identity') node = producers.get(node.input![0]);
+  if (node?.opType !== 'Concat' || node.input!.length !== 2 || node.input![0] !== past) return undefined;
+  const axis = Number(node.attribute!.find((a) => a.name === 'axis')?.i ?? NaN);
+  return axis === 2 || axis === -2 ? node.input![1] : undefined;
+}
+
+/** Drops nodes whose outputs nothing reads, so that ORT does not run them. Subgraphs (If branches) may read outer names. */
+function removeDeadNodes(graph: onnx.IGraphProto): void {
+  const nodes = graph.node!;
+  for (let changed = true; changed; ) {
+    const read = new Set<string>(graph.output!.map((o) => o.name!));
+    for (const n of nodes) {
+      for (const i of n.input!) read.add(i);
+      for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) namesReadIn(sub, read);
+    }
+    const alive = nodes.filter((n) => n.output!.some((o) => read.has(o)));
+    changed = alive.length < nodes.length;
+    nodes.splice(0, nodes.length, ...alive);
+  }
+}
+
+function namesReadIn(graph: onnx.IGraphProto, read: Set<string>): void {
+  for (const n of graph.node ?? []) {
+    for (const i of n.input ?? []) read.add(i);
+    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) namesReadIn(sub, read);
+  }
 }
 
 function valueInfo(name: string, like: onnx.IValueInfoProto): onnx.IValueInfoProto {

@@ -172,15 +172,21 @@ function gelu(g: GraphBuilder, x: string): string {
   return g.op1('Mul', [g.op1('Mul', [x, 'const.half']), g.op1('Add', [t, 'const.one'])]);
 }
 
+interface AttentionMask {
+  bias: string; // [B, 1, S, T]
+  pastLength: string; // [1]: P, where the new keys start on the key axis
+}
+
 /**
  * Additive attention bias [B, 1, S, T]: 0 where query i (absolute position P + i) may look at key j,
  * -1e9 elsewhere. A key is visible when it is not in the future (j <= P + i) AND attention_mask[b, j] = 1,
  * so padded or dropped past slots are ignored. -1e9 rather than -inf: a fully masked row (a padding
  * query) then softmaxes to uniform weights instead of NaN.
  */
-function attentionBias(g: GraphBuilder): string {
+function attentionMask(g: GraphBuilder): AttentionMask {
   const S = g.op1('Gather', [g.op1('Shape', ['input_ids']), 'const.i1'], { axis: 0 });
-  const P = g.op1('Gather', [g.op1('Shape', ['past_key_values.0.key']), 'const.i2'], { axis: 0 });
+  const pastShape = g.op1('Shape', ['past_key_values.0.key']);
+  const P = g.op1('Gather', [pastShape, 'const.i2'], { axis: 0 });
   const T = g.op1('Add', [P, S]);
   const qPos = g.op1('Unsqueeze', [g.op1('Range', [P, T, 'const.i1']), g.i64('axes_1', [1])]); // [S, 1]
   const kPos = g.op1('Unsqueeze', [g.op1('Range', ['const.i0', T, 'const.i1']), g.i64('axes_0', [0])]); // [1, T]
@@ -188,25 +194,34 @@ function attentionBias(g: GraphBuilder): string {
   const keep = g.op1('Cast', ['attention_mask'], { to: DT.BOOL }); // [B, T]
   const keep4 = g.op1('Unsqueeze', [keep, g.i64('axes_1_2', [1, 2])]); // [B, 1, 1, T]
   const allowed = g.op1('And', [causal, keep4]); // [B, 1, S, T]
-  return g.op1('Where', [allowed, 'const.zero', 'const.neg_big']);
+  const bias = g.op1('Where', [allowed, 'const.zero', 'const.neg_big']);
+  const pastLength = g.op1('Slice', [pastShape, 'const.i2_1d', 'const.i3_1d']);
+  return { bias, pastLength };
 }
 
-/** Multi-head causal self-attention with a KV cache. x: [B, S, E] -> [B, S, E]. */
-function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn, bias: string) {
+/**
+ * Multi-head causal self-attention with a KV cache. x: [B, S, E] -> [B, S, E].
+ * Attends to [past | new] as two blocks instead of one concatenation: present.* still holds the
+ * concatenation (the Optimum layout), but nothing else reads it, so an engine that keeps the cache
+ * itself and drops present.* (leanGraph) never copies the whole cache in a decode step.
+ */
+function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn, mask: AttentionMask) {
   const E = c.nEmbd, p = `transformer.h.${l}.attn`;
   const qkv = linear(x, w.h[l].attn.c_attn, E, 3 * E, p + '.c_attn'); // [B, S, 3E]
   const [q, k, v] = g.op('Split', [qkv, 'const.split_qkv'], { axis: 2 }, 3); // 3 x [B, S, E]
   // [B, S, E] -> [B, S, H, D] -> [B, H, S, D]
   const heads = (t: string) => g.op1('Transpose', [g.op1('Reshape', [t, 'const.shape_heads'])], { perm: [0, 2, 1, 3] });
-  const kAll = g.op('Concat', [`past_key_values.${l}.key`, heads(k)], { axis: 2 })[0]; // [B, H, T, D]
-  const vAll = g.op('Concat', [`past_key_values.${l}.value`, heads(v)], { axis: 2 })[0];
-  g.rename(kAll, `present.${l}.key`);
-  g.rename(vAll, `present.${l}.value`);
+  const kPast = `past_key_values.${l}.key`, vPast = `past_key_values.${l}.value`; // [B, H, P, D]
+  const kNew = heads(k), vNew = heads(v); // [B, H, S, D]
+  g.rename(g.op1('Concat', [kPast, kNew], { axis: 2 }), `present.${l}.key`); // [B, H, T, D]
+  g.rename(g.op1('Concat', [vPast, vNew], { axis: 2 }), `present.${l}.value`);
   const qScaled = g.op1('Mul', [heads(q), 'const.attn_scale']); // scale q (S rows) rather than scores (S x T)
-  const kT = g.op1('Transpose', [kAll], { perm: [0, 1, 3, 2] }); // [B, H, D, T]
-  const scores = g.op1('Add', [g.op1('MatMul', [qScaled, kT]), bias]); // [B, H, S, T]
-  const probs = g.op1('Softmax', [scores], { axis: -1 });
-  const ctx = g.op1('MatMul', [probs, vAll]); // [B, H, S, D]
+  const scoresOf = (keys: string) => g.op1('MatMul', [qScaled, g.op1('Transpose', [keys], { perm: [0, 1, 3, 2] })]);
+  const scores = g.op1('Concat', [scoresOf(kPast), scoresOf(kNew)], { axis: 3 }); // [B, H, S, P] | [B, H, S, S]
+  const probs = g.op1('Softmax', [g.op1('Add', [scores, mask.bias])], { axis: -1 }); // [B, H, S, T]
+  const probsPast = g.op1('Slice', [probs, 'const.i0_1d', mask.pastLength, 'const.i3_1d']); // [B, H, S, P]
+  const probsNew = g.op1('Slice', [probs, mask.pastLength, 'const.big_1d', 'const.i3_1d']); // [B, H, S, S]
+  const ctx = g.op1('Add', [g.op1('MatMul', [probsPast, vPast]), g.op1('MatMul', [probsNew, vNew])]); // [B, H, S, D]
   const merged = g.op1('Reshape', [g.op1('Transpose', [ctx], { perm: [0, 2, 1, 3] }), 'const.shape_merge']); // [B, S, E]
   return linear(merged, w.h[l].attn.c_proj, E, E, p + '.c_proj');
 }
@@ -230,6 +245,10 @@ export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): 
   g.i64('const.i0', [0], []);
   g.i64('const.i1', [1], []);
   g.i64('const.i2', [2], []);
+  g.i64('const.i0_1d', [0]);
+  g.i64('const.i2_1d', [2]);
+  g.i64('const.i3_1d', [3]);
+  g.i64('const.big_1d', [2 ** 31 - 1]);
   g.i64('const.split_qkv', [E, E, E]);
   g.i64('const.shape_heads', [0, 0, H, D]);
   g.i64('const.shape_merge', [0, 0, E]);
@@ -244,10 +263,10 @@ export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): 
   const { embed, lmHead } = embeddings(g, w, c, dtype);
   const wpe = g.f32('transformer.wpe.weight', [c.nPositions, E], w.wpe);
   let x = g.op1('Add', [embed, g.op1('Gather', [wpe, 'position_ids'], { axis: 0 })]); // [B, S, E]
-  const bias = attentionBias(g);
+  const mask = attentionMask(g);
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}`;
-    x = g.op1('Add', [x, attention(g, layerNorm(g, x, w.h[l].ln_1, E, p + '.ln_1', eps), l, w, c, linear, bias)]);
+    x = g.op1('Add', [x, attention(g, layerNorm(g, x, w.h[l].ln_1, E, p + '.ln_1', eps), l, w, c, linear, mask)]);
     x = g.op1('Add', [x, mlp(g, layerNorm(g, x, w.h[l].ln_2, E, p + '.ln_2', eps), l, w, c, linear)]);
   }
   g.rename(lmHead(layerNorm(g, x, w.ln_f, E, 'transformer.ln_f', eps)), 'logits');
