@@ -2,6 +2,7 @@
 // keystroke-to-keystroke completions cheap: a new prompt only runs the tokens the cache lacks.
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { KvCache, type CacheShape } from './kvCache';
+import { modelInputsOf, type ModelInputs } from './modelInputs';
 
 export interface DecoderShape extends CacheShape {
   vocabSize: number;
@@ -21,6 +22,7 @@ export interface TokenDecoder {
 export class Gpt2Decoder implements TokenDecoder {
   readonly cache: KvCache;
   private readonly outputNames: string[];
+  private readonly inputs: ModelInputs;
   private logitsAtEnd?: Float32Array; // logits after the cache's last token, when known
 
   constructor(
@@ -28,7 +30,8 @@ export class Gpt2Decoder implements TokenDecoder {
     readonly shape: DecoderShape,
     private readonly lastLogitsOnly: boolean,
   ) {
-    this.cache = new KvCache(shape);
+    this.inputs = modelInputsOf(session.inputNames);
+    this.cache = new KvCache(shape, !this.inputs.positionIds);
     this.outputNames = ['logits'];
     for (let l = 0; l < shape.nLayer; l++) this.outputNames.push(`present_new.${l}.key`, `present_new.${l}.value`);
   }
@@ -54,7 +57,10 @@ export class Gpt2Decoder implements TokenDecoder {
 
   /** Runs `ids` after the cached tokens and returns the logits of the last position: [vocab]. */
   async forward(ids: readonly number[]): Promise<Float32Array> {
+    const { useCacheBranch, positionIds } = this.inputs;
     const feeds = this.cache.feeds(ids.length);
+    if (!positionIds) delete feeds.position_ids;
+    if (useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [this.cache.length > 0], [1]);
     feeds.input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     const out = await this.session.run(feeds, this.outputNames);
     this.cache.append(ids, out);

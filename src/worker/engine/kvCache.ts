@@ -3,6 +3,8 @@
 // rounded up to a chunk. The whole buffer goes to ONNX Runtime as the past input (a zero-copy view);
 // slots past `length` are stale and hidden by zeros in the attention mask. So truncating the cache to a
 // common prefix costs nothing, and the buffers are re-laid out only when the capacity grows by a chunk.
+// Models without a position_ids input take positions from the past's length, so for them (`exactPast`)
+// each step gets a compact copy of exactly `length` positions instead: correct, at one cache copy per step.
 import { Tensor } from 'onnxruntime-node';
 
 export interface CacheShape {
@@ -19,6 +21,7 @@ export class KvCache {
 
   constructor(
     readonly shape: CacheShape,
+    private readonly exactPast = false,
     private readonly chunk = 64,
   ) {}
 
@@ -55,11 +58,12 @@ export class KvCache {
     const total = this.length + count;
     if (total > maxPositions) throw new Error(`context overflow: ${total} > ${maxPositions} positions`);
     this.reserve(total);
-    const pastLength = this.length === 0 ? 0 : this.stride;
+    const pastLength = this.length === 0 ? 0 : this.exactPast ? this.length : this.stride;
     const feeds: Record<string, Tensor> = {};
     for (let layer = 0; layer < nLayer; layer++) {
       for (const [kind, name] of [[0, 'key'], [1, 'value']] as const) {
-        const data = pastLength === 0 ? new Float32Array(0) : this.buffers[2 * layer + kind];
+        const buffer = this.buffers[2 * layer + kind];
+        const data = pastLength === 0 ? new Float32Array(0) : pastLength === this.stride ? buffer : this.compact(buffer);
         feeds[`past_key_values.${layer}.${name}`] = new Tensor('float32', data, [1, nHead, pastLength, headDim]);
       }
     }
@@ -88,6 +92,16 @@ export class KvCache {
       }
     }
     this.ids.push(...ids);
+  }
+
+  /** [nHead, stride, headDim] -> [nHead, length, headDim] */
+  private compact(buffer: Float32Array): Float32Array {
+    const { nHead, headDim } = this.shape;
+    const out = new Float32Array(nHead * this.length * headDim);
+    for (let h = 0; h < nHead; h++) {
+      out.set(buffer.subarray(h * this.stride * headDim, (h * this.stride + this.length) * headDim), h * this.length * headDim);
+    }
+    return out;
   }
 
   private reserve(total: number): void {

@@ -49,11 +49,14 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   } catch (error) {
     throw new EngineError('model-files', `${onnxBytes.file}: ONNX Runtime could not load it (${errorMessage(error)})`);
   }
-  const decoder = new Gpt2Decoder(
-    created.session,
-    { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize },
-    lean.lastLogitsOnly,
-  );
+  let decoder;
+  try {
+    const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
+    decoder = new Gpt2Decoder(created.session, shape, lean.lastLogitsOnly);
+  } catch (error) {
+    await created.session.release();
+    throw new EngineError('model-files', `${onnxBytes.file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
+  }
   const info: ModelInfo = {
     name: request.name,
     nLayer: config.nLayer,

@@ -1,0 +1,112 @@
+// The engine runs GPT-2 exports as the hub ships them, not only the project's own graph: an Optimum
+// merged decoder (If on use_cache_branch, no position_ids) gives the same logits as the graph it was
+// made from, with the KV cache reused across edits; inputs the engine cannot feed are refused by name.
+import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
+import { loadModel, ONNX_FILE, type LoadedModel } from '../../src/worker/engine/loadModel';
+import { modelInputsOf } from '../../src/worker/engine/modelInputs';
+import { mulberry32 } from '../../src/worker/rng';
+import { toOptimumMergedLayout } from '../support/optimumMergedLayout';
+import { tinyModelDir } from '../support/tinyModel';
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
+  return max;
+}
+
+describe('hub export layouts', function () {
+  this.timeout(120_000);
+  let work: string;
+  let ours: LoadedModel;
+  let merged: LoadedModel;
+
+  before(async () => {
+    const tiny = await tinyModelDir();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-layouts-'));
+    const folder = path.join(work, 'merged');
+    fs.cpSync(tiny, folder, { recursive: true });
+    const file = path.join(folder, ONNX_FILE.fp32);
+    fs.writeFileSync(file, toOptimumMergedLayout(fs.readFileSync(file)));
+    const request = { name: 'tiny', dtype: 'fp32' as const, device: 'cpu' as const, threads: 1 };
+    ours = await loadModel({ ...request, folder: tiny });
+    merged = await loadModel({ ...request, folder });
+  });
+  after(async () => {
+    await ours?.dispose();
+    await merged?.dispose();
+    fs.rmSync(work, { recursive: true, force: true });
+  });
+
+  it('an Optimum merged decoder without position_ids matches our graph, with the cache reused across edits', async () => {
+    const rng = mulberry32(11);
+    const randomToken = () => Math.floor(rng() * 50257);
+    let ids = Array.from({ length: 8 }, randomToken);
+    let reused = 0;
+    for (let step = 0; step < 40; step++) {
+      const r = rng();
+      if (r < 0.6) ids.push(...Array.from({ length: 1 + Math.floor(rng() * 3) }, randomToken));
+      else if (r < 0.8) ids = ids.slice(0, Math.max(1, ids.length - 1 - Math.floor(rng() * 4)));
+      else if (r < 0.9) ids[Math.floor(rng() * ids.length)] = randomToken();
+      else ids.push(...Array.from({ length: 70 + Math.floor(rng() * 100) }, randomToken)); // crosses a 64-slot chunk
+      const got = await merged.decoder.prefill(ids);
+      reused += got!.reused;
+      ours.decoder.reset();
+      const want = (await ours.decoder.prefill(ids))!.logits;
+      const diff = maxAbsDiff(got!.logits, want);
+      assert.ok(diff < 1e-4, `step ${step}: ${ids.length} tokens, ${got!.reused} reused, max |diff| ${diff}`);
+    }
+    assert.ok(reused > 200, `the cache was reused (${reused} tokens)`);
+  });
+
+  it('decodes token by token on the merged layout like a full recomputation', async () => {
+    const rng = mulberry32(5);
+    const ids = Array.from({ length: 40 }, () => Math.floor(rng() * 50257));
+    merged.decoder.reset();
+    await merged.decoder.prefill(ids.slice(0, 20));
+    let logits!: Float32Array;
+    for (const id of ids.slice(20)) logits = await merged.decoder.forward([id]);
+    ours.decoder.reset();
+    assert.ok(maxAbsDiff(logits, (await ours.decoder.prefill(ids))!.logits) < 1e-4);
+  });
+
+  it('the lean graph of our layout neither outputs nor concatenates the whole cache', async () => {
+    const lean = makeLeanGraph(fs.readFileSync(path.join(await tinyModelDir(), ONNX_FILE.q8)));
+    const graph = onnx.ModelProto.decode(lean.bytes).graph!;
+    assert.deepEqual(graph.output!.filter((o) => o.name!.startsWith('present.')), []);
+    const concatOfPast = graph.node!.filter((n) => n.opType === 'Concat' && n.input!.some((i) => i.startsWith('past_key_values.')));
+    assert.deepEqual(concatOfPast.map((n) => n.name), []);
+    assert.equal(graph.output!.filter((o) => o.name!.startsWith('present_new.')).length, 2 * lean.nLayer);
+    assert.equal(lean.lastLogitsOnly, true);
+  });
+
+  it('reads the inputs a model declares and refuses the ones it cannot feed, by name', () => {
+    const past = ['past_key_values.0.key', 'past_key_values.0.value'];
+    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'position_ids', ...past]), { positionIds: true, useCacheBranch: false });
+    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'use_cache_branch', ...past]), { positionIds: false, useCacheBranch: true });
+    assert.throws(() => modelInputsOf(['input_ids', 'attention_mask', 'token_type_ids', ...past]), /unsupported model input token_type_ids/);
+    assert.throws(() => modelInputsOf(['input_ids', 'position_ids', ...past]), /no attention_mask input/);
+  });
+
+  it('a model with an input the engine cannot feed fails to load with the file and the input named', async () => {
+    const folder = path.join(work, 'extra-input');
+    fs.cpSync(await tinyModelDir(), folder, { recursive: true });
+    const file = path.join(folder, ONNX_FILE.fp32);
+    const model = onnx.ModelProto.decode(fs.readFileSync(file));
+    const ids = model.graph!.input!.find((i) => i.name === 'input_ids')!;
+    model.graph!.input!.push({ ...ids, name: 'token_type_ids' });
+    model.graph!.node!.push({ opType: 'Identity', input: ['token_type_ids'], output: ['token_type_ids_seen'], name: 'seen' });
+    model.graph!.output!.push({ ...ids, name: 'token_type_ids_seen' });
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    await assert.rejects(loadModel({ folder, name: 'extra', dtype: 'fp32', device: 'cpu', threads: 1 }), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'model-files');
+      assert.ok(e.message.startsWith(file), e.message);
+      assert.match(e.message, /unsupported model input token_type_ids/);
+      return true;
+    });
+  });
+});
