@@ -1,5 +1,7 @@
 // A hub-shaped HTTP server on 127.0.0.1 for tests: serves a model folder at /{model}/resolve/{revision}/{file},
-// like huggingface.co, with the same size and checksum headers, Range support, and switchable faults.
+// like huggingface.co: small files answer directly (ETag = git blob sha1); LFS files (weights) answer 302
+// to a CDN path, with their size and sha256 only on that redirect (x-linked-size, x-linked-etag), and the
+// CDN serves the bytes with Range support. Faults switch on where the bytes are served.
 import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import * as fs from 'node:fs';
@@ -16,7 +18,11 @@ export interface HubRequest {
   method: string;
   file: string;
   range?: string;
+  /** 'resolve': the hub URL (bytes of small files, a redirect for LFS files); 'cdn': LFS bytes after the redirect */
+  step: 'resolve' | 'cdn';
 }
+
+const LFS_FILE = /\.(onnx|onnx_data|safetensors|bin)$/;
 
 export class LoopbackHub {
   readonly requests: HubRequest[] = [];
@@ -48,38 +54,46 @@ export class LoopbackHub {
     this.faults.set(file, [...(this.faults.get(file) ?? []), fault]);
   }
 
-  private fileHash(file: string): string {
-    let hash = this.sha256.get(file);
+  private fileHash(file: string, algorithm: 'sha256' | 'sha1' | 'md5'): string {
+    const key = `${algorithm}:${file}`;
+    let hash = this.sha256.get(key);
     if (!hash) {
-      hash = createHash('sha256').update(fs.readFileSync(file)).digest('hex');
-      this.sha256.set(file, hash);
+      hash = createHash(algorithm).update(fs.readFileSync(file)).digest('hex');
+      this.sha256.set(key, hash);
     }
     return hash;
   }
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
-    const match = /^\/(.+?)\/resolve\/([^/]+)\/(.+)$/.exec(url);
-    const folder = match && match[2] === 'main' ? this.models[match[1]] : undefined; // one revision: main
-    const file = match?.[3] ?? url;
-    this.requests.push({ method: req.method ?? 'GET', file, range: req.headers.range });
+    const match = /^\/(.+?)\/(resolve|cdn)\/([^/]+)\/(.+)$/.exec(url);
+    const [model, step, revision, file] = match ? [match[1], match[2] as HubRequest['step'], match[3], match[4]] : ['', 'resolve' as const, '', url];
+    const folder = revision === 'main' ? this.models[model] : undefined; // one revision: main
+    this.requests.push({ method: req.method ?? 'GET', file, range: req.headers.range, step });
     if (!folder) return void res.writeHead(404, { 'x-error-code': 'RepoNotFound' }).end('Repository not found');
     const full = path.join(folder, file);
     if (!full.startsWith(folder + path.sep) || !fs.existsSync(full) || !fs.statSync(full).isFile()) {
       return void res.writeHead(404, { 'x-error-code': 'EntryNotFound' }).end('Entry not found');
     }
+    const lfs = LFS_FILE.test(file);
+    if (lfs && step === 'resolve') {
+      return void res
+        .writeHead(302, {
+          location: `/${model}/cdn/${revision}/${file}?X-Amz-Signature=${this.fileHash(full, 'md5')}`,
+          'x-linked-etag': `"${this.fileHash(full, 'sha256')}"`,
+          'x-linked-size': fs.statSync(full).size,
+        })
+        .end();
+    }
     const fault = this.faults.get(file)?.shift();
     if (fault === 'status500') return void res.writeHead(500).end('Internal error');
 
     const body = fs.readFileSync(full);
-    const sha = this.fileHash(full);
-    // The hub sends these for LFS files: the size and the sha256 of the whole file.
+    // The CDN's ETag is its own (an md5 here), a small file's is its git blob hash: neither is a sha256.
     const headers: Record<string, string | number> = {
       'content-type': 'application/octet-stream',
       'accept-ranges': 'bytes',
-      etag: `"${sha}"`,
-      'x-linked-etag': `"${sha}"`,
-      'x-linked-size': body.length,
+      etag: `"${this.fileHash(full, lfs ? 'md5' : 'sha1')}"`,
     };
     let start = 0;
     let end = body.length - 1;

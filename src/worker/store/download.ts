@@ -2,7 +2,8 @@
 // transformers.js's own downloader writes atomically but neither resumes nor checks what it got, and a
 // 130 MB model over a flaky connection needs both: bytes go to `dest.partial`, an interrupted download
 // resumes with a Range request, and the result must match the size and sha256 the hub announces
-// (`x-linked-size` / `x-linked-etag` for LFS files) before it is renamed into place.
+// (`x-linked-size` / `x-linked-etag` for LFS files) before it is renamed into place. The hub sends those
+// headers on its redirect to the CDN, not on the CDN's answer, so redirects are followed here, by hand.
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -34,10 +35,10 @@ export async function downloadFile(url: string, dest: string, options: DownloadO
     timer = setTimeout(() => idle.abort(), options.idleTimeoutMs ?? 30_000);
   };
   try {
-    const response = await fetch(url, { headers: have > 0 ? { Range: `bytes=${have}-` } : {}, signal });
+    const { response, announced } = await fetchFollowingRedirects(url, have > 0 ? { Range: `bytes=${have}-` } : {}, signal);
     const resumed = response.status === 206 && contentRangeStart(response) === have;
     if (!response.ok || !response.body) throw httpError(url, dest, response.status);
-    const expected = expectedFile(response, resumed ? have : 0);
+    const expected = expectedFile(response, resumed ? have : 0, announced);
     let loaded = resumed ? have : 0;
     const progress = new Transform({
       transform(chunk: Buffer, _encoding, done) {
@@ -68,11 +69,33 @@ interface ExpectedFile {
   sha256?: string;
 }
 
-function expectedFile(response: Response, offset: number): ExpectedFile {
+/** What any hop announced about the file: x-linked-size and x-linked-etag (the sha256 of an LFS file). */
+interface Announced {
+  linkedSize: string | null;
+  linkedEtag: string | null;
+}
+
+const MAX_REDIRECTS = 5;
+
+async function fetchFollowingRedirects(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ response: Response; announced: Announced }> {
+  const announced: Announced = { linkedSize: null, linkedEtag: null };
+  for (let hop = 0; ; hop++) {
+    const response = await fetch(url, { headers, signal, redirect: 'manual' });
+    announced.linkedSize ??= response.headers.get('x-linked-size');
+    announced.linkedEtag ??= response.headers.get('x-linked-etag');
+    const location = response.headers.get('location');
+    if (response.status < 300 || response.status >= 400 || !location) return { response, announced };
+    await response.body?.cancel();
+    if (hop === MAX_REDIRECTS) throw new Error(`more than ${MAX_REDIRECTS} redirects`);
+    url = new URL(location, url).toString();
+  }
+}
+
+function expectedFile(response: Response, offset: number, announced: Announced): ExpectedFile {
   const total = /\/(\d+)$/.exec(response.headers.get('content-range') ?? '')?.[1];
   const length = response.headers.get('content-length');
-  const size = Number(response.headers.get('x-linked-size') ?? total ?? (length === null ? NaN : Number(length) + offset));
-  const etag = (response.headers.get('x-linked-etag') ?? '').replace(/^W\//, '').replaceAll('"', '');
+  const size = Number(announced.linkedSize ?? total ?? (length === null ? NaN : Number(length) + offset));
+  const etag = (announced.linkedEtag ?? '').replace(/^W\//, '').replaceAll('"', '');
   return { size: Number.isFinite(size) ? size : undefined, sha256: /^[0-9a-f]{64}$/.test(etag) ? etag : undefined };
 }
 
