@@ -11,6 +11,7 @@ import { parseBenchOptions } from './benchOptions';
 import { BenchPrompts } from './prompts';
 import { measureReadBandwidth } from './readBandwidth';
 import { renderChartSvg } from './report/chart';
+import { updateReadme } from './report/readme';
 import { renderPng } from './report/renderPng';
 import { formatDuration, formatTable } from './report/table';
 import { saveResults, type BenchResults } from './results';
@@ -91,8 +92,10 @@ async function main(): Promise<void> {
     const saved = await saveResults(results, REPO_ROOT, publish);
     const chartFile = publish ? path.join(REPO_ROOT, 'docs', 'bench.png') : saved[0].replace(/\.json$/, '.png');
     const chart = await renderPng(renderChartSvg(results), chartFile);
-    console.log(formatTable(results));
-    console.log(`\nwrote ${[...saved, chart.file].map((f) => path.relative(REPO_ROOT, f)).join(', ')}`);
+    const table = formatTable(results);
+    console.log(table);
+    if (publish) updateReadme(path.join(REPO_ROOT, 'README.md'), table, results.date);
+    console.log(`\nwrote ${[...saved, chart.file, ...(publish ? [path.join(REPO_ROOT, 'README.md')] : [])].map((f) => path.relative(REPO_ROOT, f)).join(', ')}`);
     if (!chart.rendered) console.log('(no Chromium at /usr/bin/chromium: the chart was written as SVG, not PNG)');
     log(`done in ${formatDuration((performance.now() - started) / 1000)}`);
   } finally {

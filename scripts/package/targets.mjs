@@ -7,6 +7,7 @@ export const TARGETS = {
   'darwin-arm64': { platform: 'darwin', arch: 'arm64' },
   'darwin-x64': { platform: 'darwin', arch: 'x64' },
   'win32-x64': { platform: 'win32', arch: 'x64' },
+  'win32-arm64': { platform: 'win32', arch: 'arm64' },
 };
 
 /** The folder (relative to the onnxruntime-node package) that dist/binding.js loads its addon from. */
