@@ -58,7 +58,7 @@ async function main(): Promise<void> {
     const typingSession = await runTypingSession(systems, session, { maxNewTokens: options.typing.maxNewTokens, log });
     log('(c) read bandwidth, then decode speed');
     const bandwidth = await measureReadBandwidth({ ...options.bandwidth, threads: options.threads });
-    log(`  read bandwidth ${bandwidth.gbPerSecond.median.toFixed(1)} GB/s`);
+    log(`  read bandwidth ${bandwidth.gbPerSecond.max.toFixed(1)} GB/s (fastest run), median ${bandwidth.gbPerSecond.median.toFixed(1)}`);
     const decodeSpeed = await runDecodeSpeed(systems, (n) => prompts.tokenIds(n), { ...options.decode, log });
     const weightBytes = await weightBytesPerToken(path.join(REPO_ROOT, model.file));
     const floor = bandwidthFloor(bandwidth, weightBytes, model, options.decode.contexts);
