@@ -106,7 +106,7 @@ export class ModelController {
   private crashed(reason: string): void {
     this.loaded = undefined;
     this.loading = undefined;
-    this.hooks.onLog?.('error', `${reason}; it restarts on the next request`);
+    // No onLog here: the error state carries the reason, and whoever shows states logs it once (the host's Notifier).
     this.setState({ kind: 'error', message: `${reason}; it restarts on the next request` });
   }
 
