@@ -11,6 +11,7 @@ import { onnxFileName } from '../../src/worker/gpt2/modelFolder';
 import { weightsFromSafetensors, weightsToSafetensors } from '../../src/worker/gpt2/safetensors';
 import { randomWeights, type Gpt2Weights } from '../../src/worker/gpt2/weights';
 import { forward } from '../oracle/gpt2Reference';
+import { maxAbsDiff } from '../support/maxAbsDiff';
 import { TINY, tinyModelDir } from '../support/tinyModel';
 
 type Kv = Record<string, ort.Tensor>;
@@ -51,13 +52,6 @@ const session = (model: string | Uint8Array) =>
   typeof model === 'string'
     ? ort.InferenceSession.create(model, { intraOpNumThreads: 1 })
     : ort.InferenceSession.create(model, { intraOpNumThreads: 1 });
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-}
 
 /** Row `row` of a [rows, V] logits array. */
 const rowOf = (logits: Float32Array, V: number, row: number) => logits.subarray(row * V, (row + 1) * V);

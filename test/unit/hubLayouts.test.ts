@@ -11,13 +11,8 @@ import { loadModel, ONNX_FILE, type LoadedModel } from '../../src/worker/engine/
 import { modelInputsOf } from '../../src/worker/engine/modelInputs';
 import { mulberry32 } from '../../src/worker/rng';
 import { toOptimumMergedLayout } from '../support/optimumMergedLayout';
+import { maxAbsDiff } from '../support/maxAbsDiff';
 import { tinyModelDir } from '../support/tinyModel';
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 describe('hub export layouts', function () {
   this.timeout(120_000);

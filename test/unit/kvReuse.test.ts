@@ -3,13 +3,8 @@
 import * as assert from 'node:assert/strict';
 import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
 import { mulberry32 } from '../../src/worker/rng';
+import { maxAbsDiff } from '../support/maxAbsDiff';
 import { tinyModelDir } from '../support/tinyModel';
-
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
-  return max;
-}
 
 describe('KV cache reuse', function () {
   this.timeout(120_000);
