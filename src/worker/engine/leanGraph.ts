@@ -45,9 +45,9 @@ export function makeLeanGraph(original: Uint8Array): LeanGraph {
     else add('Slice', [name, 'lean_past_len', 'lean_big', 'lean_axis2'], out);
     graph.output!.push(valueInfo(out, graph.output!.find((o) => o.name === name)!));
   }
-  // Without the full present.* as graph outputs, ORT no longer materialises a copy of the whole cache per
-  // step (an Identity per layer and kind in Optimum exports, ~20% of a decode step at 512 tokens); in
-  // graphs whose attention does not read the concatenation (ours), the Concat itself goes too.
+  // Without the full present.* as graph outputs, ORT no longer copies the whole cache into them every step
+  // (~20% of a decode step at 512 tokens); in graphs whose attention does not read the concatenation (ours),
+  // the Concat itself goes too.
   graph.output = graph.output!.filter((o) => !presentNames.includes(o.name!));
   removeDeadNodes(graph);
   const lastLogitsOnly = sliceBeforeLmHead(graph);
