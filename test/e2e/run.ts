@@ -2,12 +2,15 @@
 // (code-server, driven by headless Debian chromium through playwright-core), with the extension loaded from this
 // repository (extensionDevelopmentPath) and the tiny model served by the loopback hub.
 //
-//   npm run test:e2e [-- --grep <regexp>] [--keep] [--extension <dir>] [--timeout <seconds>]
+//   npm run test:e2e [-- --grep <regexp>] [--keep] [--extension <dir>] [--vsix <file>] [--timeout <seconds>]
+//
+// --vsix: instead of the repository, the extension is a packaged VSIX, installed the way users install it
+// (`code-server --install-extension`); the suite then runs from an empty harness extension beside it.
 //
 // Needs: `npm run build` (dist/), `npm run make-model -- --preset tiny` (models/tiny/) and `bash scripts/e2e-setup.sh`
 // (chromium + code-server). Builds nothing itself except the in-host suite (esbuild, into a temp folder).
 // Artifacts of every run (results, code-server and browser logs, screenshots) land in test-results/e2e/.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from 'node:net';
@@ -35,10 +38,12 @@ const { values: args } = util.parseArgs({
     // The README's screenshot changes with every run (random model text), so it is refreshed only on request.
     'update-screenshot': { type: 'boolean', default: false },
     extension: { type: 'string' },
+    vsix: { type: 'string' },
     timeout: { type: 'string', default: '240' },
   },
 });
-const EXTENSION = path.resolve(args.extension ?? REPO);
+const VSIX = args.vsix ? path.resolve(args.vsix) : undefined;
+let EXTENSION = path.resolve(args.extension ?? REPO); // with --vsix: where code-server installed it
 const TESTS_TIMEOUT_MS = Number(args.timeout) * 1000;
 const HARD_LIMIT_MS = TESTS_TIMEOUT_MS + 60_000; // everything, setup and teardown included
 
@@ -65,8 +70,9 @@ async function freePort(): Promise<number> {
 
 function preflight(): void {
   const problems: string[] = [];
-  if (!fs.existsSync(path.join(EXTENSION, 'package.json'))) problems.push(`no extension at ${EXTENSION}`);
-  if (EXTENSION === REPO && !fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) {
+  if (VSIX && !fs.existsSync(VSIX)) problems.push(`no VSIX at ${VSIX}: run \`npm run package -- --target linux-x64\``);
+  if (!VSIX && !fs.existsSync(path.join(EXTENSION, 'package.json'))) problems.push(`no extension at ${EXTENSION}`);
+  if (!VSIX && EXTENSION === REPO && !fs.existsSync(path.join(REPO, 'dist', 'extension.js'))) {
     problems.push('dist/extension.js is missing: run `npm run build`');
   }
   if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
@@ -133,6 +139,21 @@ function writeFixtures(work: string, hubUrl: string): { ud: string; exts: string
   fs.writeFileSync(path.join(ws, 'README.md'), '# A workspace for the Local GPT-2 tests\n\nSome prose.\n');
   fs.writeFileSync(path.join(ws, 'src', 'hello.py'), 'def hello():\n    print("hello")\n');
   return { ud, exts, ws, config };
+}
+
+/** Installs the VSIX with code-server's own CLI, points EXTENSION at the installed copy, and returns a harness extension to run the suite from. */
+function installVsix(vsix: string, exts: string, ud: string, harness: string): string {
+  const installed = spawnSync(CODE_SERVER, ['--extensions-dir', exts, '--user-data-dir', ud, '--install-extension', vsix], { encoding: 'utf8', timeout: 120_000 });
+  const output = `${installed.stdout ?? ''}${installed.stderr ?? ''}`.trim();
+  if (installed.status !== 0 || !/successfully installed/i.test(output)) throw new Error(`code-server --install-extension ${vsix} failed: ${output}`);
+  const dir = fs.readdirSync(exts).find((d) => d.startsWith('local-gpt2.local-gpt2-'));
+  if (!dir) throw new Error(`${vsix} installed, but no local-gpt2.local-gpt2-* folder in ${exts}`);
+  EXTENSION = path.join(exts, dir);
+  say(`installed ${path.basename(vsix)} into ${path.relative(exts, EXTENSION)}`);
+  fs.mkdirSync(harness, { recursive: true });
+  const manifest = { name: 'local-gpt2-e2e-harness', publisher: 'local-gpt2', version: '0.0.0', engines: { vscode: '*' } };
+  fs.writeFileSync(path.join(harness, 'package.json'), JSON.stringify(manifest));
+  return harness;
 }
 
 interface ResultEvent {
@@ -290,6 +311,8 @@ async function main(): Promise<number> {
     say(`loopback hub ${hub.url} serving ${MODEL_ID}`);
 
     const { ud, exts, ws, config } = writeFixtures(work, hub.url);
+    // With --vsix the extension under test is the installed one, and extensionDevelopmentPath an empty harness.
+    const developmentPath = VSIX ? installVsix(VSIX, exts, ud, path.join(work, 'harness')) : EXTENSION;
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     driverServer = await startDriver(() => page, shots, hub);
@@ -363,7 +386,7 @@ async function main(): Promise<number> {
 
     const remote = (p: string) => `vscode-remote://${host}${p}`;
     const payload = [
-      ['extensionDevelopmentPath', remote(EXTENSION)],
+      ['extensionDevelopmentPath', remote(developmentPath)],
       ['extensionTestsPath', remote(testsPath)],
     ];
     await page.goto(`http://${host}/?folder=${ws}&payload=${encodeURIComponent(JSON.stringify(payload))}`);

@@ -16,10 +16,10 @@ const COMMANDS = [
 suite('activation', () => {
   suiteTeardown(closeAllEditors);
 
-  test('the extension is the development copy and activate() returns the API', async () => {
+  test('the extension is the copy under test and activate() returns the API', async () => {
     const ext = vscode.extensions.getExtension(EXTENSION_ID);
     assert.ok(ext, `${EXTENSION_ID} not found`);
-    assert.equal(ext.extensionPath, process.env.LOCAL_GPT2_E2E_EXTENSION, 'the copy from extensionDevelopmentPath is loaded');
+    assert.equal(ext.extensionPath, process.env.LOCAL_GPT2_E2E_EXTENSION, 'the copy under test is loaded (extensionDevelopmentPath, or the installed VSIX)');
     const api = await getApi();
     for (const fn of ['state', 'onDidSendRequest', 'onDidChangeState', 'restartWorker', 'killWorkerForTest'] as const) {
       assert.equal(typeof api[fn], 'function', `api.${fn}`);
