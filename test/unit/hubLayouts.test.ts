@@ -1,11 +1,14 @@
 // The engine runs GPT-2 exports as the hub ships them, not only the project's own graph: an Optimum
 // merged decoder (If on use_cache_branch, no position_ids) gives the same logits as the graph it was
-// made from, with the KV cache reused across edits; inputs the engine cannot feed are refused by name.
+// made from, with the KV cache reused across edits, whether the engine can give it a position_ids input
+// or has to feed it an exact-length past; inputs the engine cannot feed are refused by name.
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
+import { InferenceSession } from 'onnxruntime-node';
+import { Gpt2Decoder, type TokenDecoder } from '../../src/worker/engine/decoder';
 import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
 import { loadModel, ONNX_FILE, type LoadedModel } from '../../src/worker/engine/loadModel';
 import { modelInputsOf } from '../../src/worker/engine/modelInputs';
@@ -19,6 +22,8 @@ describe('hub export layouts', function () {
   let work: string;
   let ours: LoadedModel;
   let merged: LoadedModel;
+  let mergedBytes: Uint8Array;
+  let compact: { decoder: Gpt2Decoder; session: InferenceSession };
 
   before(async () => {
     const tiny = await tinyModelDir();
@@ -26,19 +31,27 @@ describe('hub export layouts', function () {
     const folder = path.join(work, 'merged');
     fs.cpSync(tiny, folder, { recursive: true });
     const file = path.join(folder, ONNX_FILE.fp32);
-    fs.writeFileSync(file, toOptimumMergedLayout(fs.readFileSync(file)));
+    mergedBytes = toOptimumMergedLayout(fs.readFileSync(file));
+    fs.writeFileSync(file, mergedBytes);
     const request = { name: 'tiny', dtype: 'fp32' as const, device: 'cpu' as const, threads: 1 };
     ours = await loadModel({ ...request, folder: tiny });
     merged = await loadModel({ ...request, folder });
+    // The same export when its position table cannot be found: positions come from the past's length.
+    const lean = makeLeanGraph(mergedBytes);
+    const session = await InferenceSession.create(lean.bytes, { intraOpNumThreads: 1 });
+    const { nLayer, nHead, nEmbd, contextLength, vocabSize } = ours.info;
+    compact = { session, decoder: new Gpt2Decoder(session, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, lean.lastLogitsOnly) };
   });
   after(async () => {
     await ours?.dispose();
     await merged?.dispose();
+    await compact?.session.release();
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  it('an Optimum merged decoder without position_ids matches our graph, with the cache reused across edits', async () => {
-    const rng = mulberry32(11);
+  /** Random edits (typing, backspace, earlier edits, pastes across 64-slot chunks): logits equal a full recomputation. */
+  async function matchesOursAcrossEdits(decoder: TokenDecoder, seed: number): Promise<void> {
+    const rng = mulberry32(seed);
     const randomToken = () => Math.floor(rng() * 50257);
     let ids = Array.from({ length: 8 }, randomToken);
     let reused = 0;
@@ -47,8 +60,8 @@ describe('hub export layouts', function () {
       if (r < 0.6) ids.push(...Array.from({ length: 1 + Math.floor(rng() * 3) }, randomToken));
       else if (r < 0.8) ids = ids.slice(0, Math.max(1, ids.length - 1 - Math.floor(rng() * 4)));
       else if (r < 0.9) ids[Math.floor(rng() * ids.length)] = randomToken();
-      else ids.push(...Array.from({ length: 70 + Math.floor(rng() * 100) }, randomToken)); // crosses a 64-slot chunk
-      const got = await merged.decoder.prefill(ids);
+      else ids.push(...Array.from({ length: 70 + Math.floor(rng() * 100) }, randomToken));
+      const got = await decoder.prefill(ids);
       reused += got!.reused;
       ours.decoder.reset();
       const want = (await ours.decoder.prefill(ids))!.logits;
@@ -56,17 +69,31 @@ describe('hub export layouts', function () {
       assert.ok(diff < 1e-4, `step ${step}: ${ids.length} tokens, ${got!.reused} reused, max |diff| ${diff}`);
     }
     assert.ok(reused > 200, `the cache was reused (${reused} tokens)`);
+  }
+
+  it('an Optimum merged decoder without position_ids gets one from its position table, and matches our graph', async () => {
+    const inputs = onnx.ModelProto.decode(makeLeanGraph(mergedBytes, { positionTableRows: ours.info.contextLength }).bytes).graph!.input!;
+    assert.ok(inputs.some((i) => i.name === 'position_ids'), 'the lean graph feeds wpe from a position_ids input');
+    assert.ok(!onnx.ModelProto.decode(mergedBytes).graph!.input!.some((i) => i.name === 'position_ids'), 'the export itself has none');
+    await matchesOursAcrossEdits(merged.decoder, 11);
+  });
+
+  it('when its position table cannot be found, the engine feeds an exact-length past and still matches', async () => {
+    await matchesOursAcrossEdits(compact.decoder, 12);
   });
 
   it('decodes token by token on the merged layout like a full recomputation', async () => {
     const rng = mulberry32(5);
     const ids = Array.from({ length: 40 }, () => Math.floor(rng() * 50257));
-    merged.decoder.reset();
-    await merged.decoder.prefill(ids.slice(0, 20));
-    let logits!: Float32Array;
-    for (const id of ids.slice(20)) logits = await merged.decoder.forward([id]);
     ours.decoder.reset();
-    assert.ok(maxAbsDiff(logits, (await ours.decoder.prefill(ids))!.logits) < 1e-4);
+    const want = Float32Array.from((await ours.decoder.prefill(ids))!.logits);
+    for (const decoder of [merged.decoder, compact.decoder]) {
+      decoder.reset();
+      await decoder.prefill(ids.slice(0, 20));
+      let logits!: Float32Array;
+      for (const id of ids.slice(20)) logits = await decoder.forward([id]);
+      assert.ok(maxAbsDiff(logits, want) < 1e-4);
+    }
   });
 
   it('the lean graph of our layout neither outputs nor concatenates the whole cache', async () => {

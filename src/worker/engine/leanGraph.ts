@@ -7,6 +7,11 @@
 // drops the full present.* outputs, and the engine keeps the whole cache in its own buffers, passed back in as zero-copy inputs.
 import { onnx } from 'onnx-proto';
 
+export interface LeanOptions {
+  /** n_positions: finds the position table (wpe) so that exports without position_ids can be given one. */
+  positionTableRows?: number;
+}
+
 export interface LeanGraph {
   bytes: Uint8Array;
   /** False when the graph has no LayerNormalization before the lm_head (old opsets): logits stay per position. */
@@ -16,7 +21,7 @@ export interface LeanGraph {
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
-export function makeLeanGraph(original: Uint8Array): LeanGraph {
+export function makeLeanGraph(original: Uint8Array, options: LeanOptions = {}): LeanGraph {
   const model = onnx.ModelProto.decode(original);
   const graph = model.graph!;
   const outputs = graph.output!.map((o) => o.name!);
@@ -49,6 +54,7 @@ export function makeLeanGraph(original: Uint8Array): LeanGraph {
   // (~20% of a decode step at 512 tokens); in graphs whose attention does not read the concatenation (ours),
   // the Concat itself goes too.
   graph.output = graph.output!.filter((o) => !presentNames.includes(o.name!));
+  if (options.positionTableRows) givePositionIdsInput(graph, options.positionTableRows);
   removeDeadNodes(graph);
   const lastLogitsOnly = sliceBeforeLmHead(graph);
   return { bytes: onnx.ModelProto.encode(model).finish(), lastLogitsOnly, nLayer: presentNames.length / 2 };
@@ -64,6 +70,32 @@ function newPartOfConcat(producers: Map<string, onnx.INodeProto>, present: strin
   if (node?.opType !== 'Concat' || node.input!.length !== 2 || node.input![0] !== past) return undefined;
   const axis = Number(node.attribute!.find((a) => a.name === 'axis')?.i ?? NaN);
   return axis === 2 || axis === -2 ? node.input![1] : undefined;
+}
+
+/**
+ * Exports without a position_ids input derive positions from the length of the past they are given, which
+ * forces the engine to hand over an exact-length past: a copy of the whole cache every step. GPT-2 reads
+ * positions in one place, the Gather of the position table (wpe, [n_positions, n_embd]); feeding it from a new
+ * position_ids input lets the engine keep stale, masked slots in its buffers as it does for other exports.
+ * Leaves the graph alone when the table is not a plain initializer (the engine then copies).
+ */
+function givePositionIdsInput(graph: onnx.IGraphProto, rows: number): void {
+  if (graph.input!.some((i) => i.name === 'position_ids')) return;
+  const tables = new Set<string>();
+  const gathers: onnx.INodeProto[] = [];
+  const visit = (g: onnx.IGraphProto) => {
+    for (const t of g.initializer ?? []) if (t.dims?.length === 2 && Number(t.dims[0]) === rows) tables.add(t.name!);
+    for (const n of g.node ?? []) {
+      if (n.opType === 'Gather' && Number(n.attribute?.find((a) => a.name === 'axis')?.i ?? 0) === 0) gathers.push(n);
+      for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) visit(sub);
+    }
+  };
+  visit(graph);
+  const positional = gathers.filter((n) => tables.has(n.input![0]));
+  if (positional.length === 0) return;
+  for (const n of positional) n.input![1] = 'position_ids';
+  const ids = graph.input!.find((i) => i.name === 'input_ids')!;
+  graph.input!.push(onnx.ValueInfoProto.create({ name: 'position_ids', type: ids.type }));
 }
 
 /** Drops nodes whose outputs nothing reads, so that ORT does not run them. Subgraphs (If branches) may read outer names. */

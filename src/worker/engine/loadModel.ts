@@ -39,7 +39,7 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const codec = await loadTokenizerFrom(folder);
   let lean;
   try {
-    lean = makeLeanGraph(onnxBytes.bytes);
+    lean = makeLeanGraph(onnxBytes.bytes, { positionTableRows: config.nPositions });
   } catch (error) {
     throw new EngineError('model-files', `${onnxBytes.file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
   }
