@@ -5,21 +5,16 @@ import * as vscode from 'vscode';
 import { ModelController, type ModelState } from '../client/modelController';
 import { CompletionPipeline } from '../core/pipeline';
 import { toLoadOptions, needsModelReload, type Settings } from '../core/settings';
-import { isAbortError } from '../core/abortable';
-import type { GenerateOptions, GenerationResult } from '../protocol';
+import type { GenerateOptions } from '../protocol';
 import { generateContinuation } from './generateCommand';
 import { GhostTextProvider } from './inlineProvider';
 import { selectModel, showMenu } from './menu';
 import { DownloadProgress, Notifier } from './notifications';
+import { RequestTracker, type RequestKind, type RequestOutcome } from './requestTracker';
 import { SettingsReader } from './settingsReader';
 import { StatusBar, type DisplayState } from './statusBar';
 
-export type RequestKind = 'inline' | 'generate';
-export type RequestOutcome = { kind: RequestKind; options: GenerateOptions } & (
-  | { outcome: 'done'; result: GenerationResult }
-  | { outcome: 'cancelled' }
-  | { outcome: 'error'; message: string }
-);
+export type { RequestKind, RequestOutcome } from './requestTracker';
 
 /** What the extension exports: used by the integration tests, stable enough for other extensions. */
 export interface LocalGpt2Api {
@@ -41,8 +36,6 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   });
   const statusBar = new StatusBar();
   const downloads = new DownloadProgress();
-  const requests = new vscode.EventEmitter<{ kind: RequestKind; options: GenerateOptions }>();
-  const outcomes = new vscode.EventEmitter<RequestOutcome>();
   const stateChanges = new vscode.EventEmitter<DisplayState>();
   const settings = (): Settings => settingsReader.settings;
 
@@ -67,27 +60,14 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const environment = { cacheDir: context.globalStorageUri.fsPath, offline: false };
   controller.configure(toLoadOptions(settings(), environment));
 
-  /** Every request to the worker goes through here, so the API can report what was sent and how it ended. */
-  const traced = async (kind: RequestKind, options: GenerateOptions, signal: AbortSignal, onText?: (text: string) => void) => {
-    requests.fire({ kind, options });
-    try {
-      const result = await controller.generate(options, signal, onText && ((_sample, text) => onText(text)));
-      if (kind === 'generate') log.info(describeResult(kind, result)); // inline requests are logged by the pipeline
-      outcomes.fire(result.stopReasons.includes('cancelled') ? { kind, options, outcome: 'cancelled' } : { kind, options, outcome: 'done', result });
-      return result;
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      outcomes.fire(isAbortError(error) ? { kind, options, outcome: 'cancelled' } : { kind, options, outcome: 'error', message });
-      throw error;
-    }
-  };
+  const tracker = new RequestTracker((options, signal, onText) => controller.generate(options, signal, onText), (line) => log.info(line));
   const reportError = (error: unknown) => {
     if (controller.state.kind !== 'error') notifier.error(error instanceof Error ? error.message : String(error));
   };
   const pipeline = new CompletionPipeline({
     settings,
     log: (message) => log.info(message),
-    generate: (options, signal) => traced('inline', options, signal),
+    generate: (options, signal) => tracker.run('inline', options, signal),
   });
   const provider = new GhostTextProvider(pipeline, reportError);
 
@@ -95,8 +75,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     log,
     settingsReader,
     statusBar,
-    requests,
-    outcomes,
+    tracker,
     stateChanges,
     provider,
     { dispose: () => void controller.dispose() },
@@ -111,7 +90,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     }),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
     vscode.commands.registerCommand('localGpt2.generateContinuation', () =>
-      generateContinuation(settings(), (options, signal, onText) => traced('generate', options, signal, onText), reportError),
+      generateContinuation(settings(), (options, signal, onText) => tracker.run('generate', options, signal, onText), reportError),
     ),
     vscode.commands.registerCommand('localGpt2.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     vscode.commands.registerCommand('localGpt2.toggle', () =>
@@ -130,8 +109,8 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   log.info(`activated; models are cached in ${environment.cacheDir}`);
 
   return {
-    onDidSendRequest: requests.event,
-    onDidFinishRequest: outcomes.event,
+    onDidSendRequest: tracker.onDidSendRequest,
+    onDidFinishRequest: tracker.onDidFinishRequest,
     onDidChangeState: stateChanges.event,
     state: displayState,
     restartWorker: () => controller.restart(),
@@ -141,8 +120,4 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
 
 export function deactivate(): void {
   // Everything is disposed through context.subscriptions.
-}
-
-function describeResult(kind: RequestKind, { promptTokens, reusedTokens, newTokens, timings, stopReasons }: GenerationResult): string {
-  return `${kind}: ${promptTokens} prompt tokens (${reusedTokens} reused), ${newTokens} new, ${Math.round(timings.totalMs)} ms, stop: ${stopReasons.join(',')}`;
 }

@@ -157,6 +157,24 @@ export async function typeText(text: string): Promise<void> {
   await vscode.commands.executeCommand('type', { text });
 }
 
+/**
+ * Types into `editor` even when another view (the log, an output editor that drops typing) has just taken the
+ * focus: re-shows the editor and retries until the text lands. A dropped attempt inserts nothing, so no doubles.
+ */
+export async function typeInto(editor: vscode.TextEditor, text: string): Promise<void> {
+  const before = editor.document.getText();
+  await waitFor(`typing ${JSON.stringify(text)} to land in ${path.basename(editor.document.fileName)}`, async () => {
+    await vscode.window.showTextDocument(editor.document);
+    await vscode.commands.executeCommand('workbench.action.focusActiveEditorGroup');
+    await typeText(text);
+    for (let waited = 0; waited < 1000; waited += 50) {
+      if (editor.document.getText() !== before) return true; // landed (the change may trail the command a little)
+      await sleep(50);
+    }
+    return undefined;
+  }, 10_000, 0);
+}
+
 /** Saves and closes every editor (hot exit is off: a dirty editor would ask on close). */
 export async function closeAllEditors(): Promise<void> {
   await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
