@@ -104,6 +104,8 @@ describe('hub export layouts', function () {
     assert.deepEqual(concatOfPast.map((n) => n.name), []);
     assert.equal(graph.output!.filter((o) => o.name!.startsWith('present_new.')).length, 2 * lean.nLayer);
     assert.equal(lean.lastLogitsOnly, true);
+    const read = new Set(graph.node!.flatMap((n) => n.input!));
+    assert.deepEqual(graph.initializer!.map((t) => t.name).filter((name) => !read.has(name!)), [], 'no unused initializer (ORT warns)');
   });
 
   it('reads the inputs a model declares and refuses the ones it cannot feed, by name', () => {

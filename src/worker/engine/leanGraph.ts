@@ -55,8 +55,8 @@ export function makeLeanGraph(original: Uint8Array, options: LeanOptions = {}): 
   // the Concat itself goes too.
   graph.output = graph.output!.filter((o) => !presentNames.includes(o.name!));
   if (options.positionTableRows) givePositionIdsInput(graph, options.positionTableRows);
-  removeDeadNodes(graph);
   const lastLogitsOnly = sliceBeforeLmHead(graph);
+  removeDeadNodes(graph);
   return { bytes: onnx.ModelProto.encode(model).finish(), lastLogitsOnly, nLayer: presentNames.length / 2 };
 }
 
@@ -98,7 +98,10 @@ function givePositionIdsInput(graph: onnx.IGraphProto, rows: number): void {
   graph.input!.push(onnx.ValueInfoProto.create({ name: 'position_ids', type: ids.type }));
 }
 
-/** Drops nodes whose outputs nothing reads, so that ORT does not run them. Subgraphs (If branches) may read outer names. */
+/**
+ * Drops nodes whose outputs nothing reads, so that ORT does not run them, then the initializers nothing reads
+ * (ORT warns about those). Subgraphs (If branches) may read outer names.
+ */
 function removeDeadNodes(graph: onnx.IGraphProto): void {
   const nodes = graph.node!;
   for (let changed = true; changed; ) {
@@ -110,6 +113,7 @@ function removeDeadNodes(graph: onnx.IGraphProto): void {
     const alive = nodes.filter((n) => n.output!.some((o) => read.has(o)));
     changed = alive.length < nodes.length;
     nodes.splice(0, nodes.length, ...alive);
+    if (!changed) graph.initializer = graph.initializer!.filter((t) => read.has(t.name!)); // ORT warns about unused ones
   }
 }
 
