@@ -15,7 +15,7 @@ import { makeModel, presetOptions } from '../scripts/make-model';
 import type { Dtype } from '../src/protocol';
 import { Gpt2Decoder } from '../src/worker/engine/decoder';
 import { makeLeanGraph } from '../src/worker/engine/leanGraph';
-import { ONNX_FILE } from '../src/worker/engine/loadModel';
+import { onnxFileName } from '../src/worker/gpt2/modelFolder';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { BenchPrompts } from './prompts';
 import { median } from './stats';
@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const { dir: folder } = await makeModel(presetOptions('124m'));
   const hf = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
 
-  const lean = makeLeanGraph(fs.readFileSync(path.join(folder, ONNX_FILE[dtype])));
+  const lean = makeLeanGraph(fs.readFileSync(path.join(folder, onnxFileName(dtype))));
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-profile-'));
   const session = await InferenceSession.create(lean.bytes, {
     executionProviders: ['cpu'],

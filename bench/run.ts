@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeModel, presetOptions } from '../scripts/make-model';
-import { ONNX_FILE } from '../src/worker/engine/loadModel';
+import { onnxFileName } from '../src/worker/gpt2/modelFolder';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { parseBenchOptions } from './benchOptions';
 import { BenchPrompts } from './prompts';
@@ -37,7 +37,7 @@ async function main(): Promise<void> {
   const loadAverageStart = os.loadavg();
   const folder = options.model ?? (await makeModel(presetOptions('124m'))).dir; // no-op when already built
   const hf = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
-  const model = { folder, file: path.relative(REPO_ROOT, path.join(folder, ONNX_FILE[options.dtype])), nLayer: hf.n_layer, nEmbd: hf.n_embd, nHead: hf.n_head };
+  const model = { folder, file: path.relative(REPO_ROOT, path.join(folder, onnxFileName(options.dtype))), nLayer: hf.n_layer, nEmbd: hf.n_embd, nHead: hf.n_head };
   log(`model ${model.file}, ${options.threads} threads${options.quick ? ', quick run' : ''}`);
 
   const config: SystemConfig = { folder, dtype: options.dtype, threads: options.threads, topK: options.topK };

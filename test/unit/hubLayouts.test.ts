@@ -10,7 +10,8 @@ import { onnx } from 'onnx-proto';
 import { InferenceSession } from 'onnxruntime-node';
 import { Gpt2Decoder, type TokenDecoder } from '../../src/worker/engine/decoder';
 import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
-import { loadModel, ONNX_FILE, type LoadedModel } from '../../src/worker/engine/loadModel';
+import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
+import { onnxFileName } from '../../src/worker/gpt2/modelFolder';
 import { modelInputsOf } from '../../src/worker/engine/modelInputs';
 import { mulberry32 } from '../../src/worker/rng';
 import { toOptimumMergedLayout } from '../support/optimumMergedLayout';
@@ -30,7 +31,7 @@ describe('hub export layouts', function () {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-layouts-'));
     const folder = path.join(work, 'merged');
     fs.cpSync(tiny, folder, { recursive: true });
-    const file = path.join(folder, ONNX_FILE.fp32);
+    const file = path.join(folder, onnxFileName('fp32'));
     mergedBytes = toOptimumMergedLayout(fs.readFileSync(file));
     fs.writeFileSync(file, mergedBytes);
     const request = { name: 'tiny', dtype: 'fp32' as const, device: 'cpu' as const, threads: 1 };
@@ -97,7 +98,7 @@ describe('hub export layouts', function () {
   });
 
   it('the lean graph of our layout neither outputs nor concatenates the whole cache', async () => {
-    const lean = makeLeanGraph(fs.readFileSync(path.join(await tinyModelDir(), ONNX_FILE.q8)));
+    const lean = makeLeanGraph(fs.readFileSync(path.join(await tinyModelDir(), onnxFileName('q8'))));
     const graph = onnx.ModelProto.decode(lean.bytes).graph!;
     assert.deepEqual(graph.output!.filter((o) => o.name!.startsWith('present.')), []);
     const concatOfPast = graph.node!.filter((n) => n.opType === 'Concat' && n.input!.some((i) => i.startsWith('past_key_values.')));
@@ -119,7 +120,7 @@ describe('hub export layouts', function () {
   it('a model with an input the engine cannot feed fails to load with the file and the input named', async () => {
     const folder = path.join(work, 'extra-input');
     fs.cpSync(await tinyModelDir(), folder, { recursive: true });
-    const file = path.join(folder, ONNX_FILE.fp32);
+    const file = path.join(folder, onnxFileName('fp32'));
     const model = onnx.ModelProto.decode(fs.readFileSync(file));
     const ids = model.graph!.input!.find((i) => i.name === 'input_ids')!;
     model.graph!.input!.push({ ...ids, name: 'token_type_ids' });

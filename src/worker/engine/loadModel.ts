@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type { Device, Dtype, ModelInfo } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { configFromHfJson, headDim, type Gpt2Config } from '../gpt2/config';
+import { onnxFileName } from '../gpt2/modelFolder';
 import { Gpt2Decoder } from './decoder';
 import { makeLeanGraph } from './leanGraph';
 import { createSession } from './session';
@@ -16,13 +17,6 @@ export interface LoadedModel {
   info: ModelInfo;
   dispose(): Promise<void>;
 }
-
-/** transformers.js file-name conventions for each dtype (Optimum export layout). */
-export const ONNX_FILE: Record<Dtype, string> = {
-  fp32: 'onnx/decoder_model_merged.onnx',
-  q8: 'onnx/decoder_model_merged_quantized.onnx',
-  q4: 'onnx/decoder_model_merged_q4.onnx',
-};
 
 export interface LoadRequest {
   folder: string;
@@ -83,7 +77,7 @@ async function readConfig(folder: string): Promise<Gpt2Config> {
 }
 
 async function readOnnx(folder: string, dtype: Dtype, config: Gpt2Config): Promise<{ file: string; bytes: Uint8Array }> {
-  const file = path.join(folder, ONNX_FILE[dtype]);
+  const file = path.join(folder, onnxFileName(dtype));
   const safetensors = path.join(folder, 'model.safetensors');
   if (!(await exists(file)) && (await exists(safetensors))) {
     // A GPT-2 fine-tune without an ONNX export: write the graph from its checkpoint.

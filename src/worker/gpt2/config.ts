@@ -1,5 +1,6 @@
 // The few numbers that fix a GPT-2's shape, and the conversion to and from Hugging Face's config.json.
 // Everything else in a HF config (dropout, summary heads, ...) does not change inference and is ignored.
+import { END_OF_TEXT } from '../../protocol';
 
 export interface Gpt2Config {
   nLayer: number; // transformer blocks
@@ -10,7 +11,6 @@ export interface Gpt2Config {
   layerNormEpsilon: number;
 }
 
-export const GPT2_EOS = 50256; // <|endoftext|>, also bos and unk in GPT-2
 
 export function headDim(c: Gpt2Config): number {
   return c.nEmbd / c.nHead;
@@ -108,8 +108,8 @@ export function configToHfJson(c: Gpt2Config): Record<string, unknown> {
     summary_activation: null,
     summary_proj_to_labels: true,
     summary_first_dropout: 0.1,
-    bos_token_id: GPT2_EOS,
-    eos_token_id: GPT2_EOS,
+    bos_token_id: END_OF_TEXT, // <|endoftext|> is also bos and unk in GPT-2
+    eos_token_id: END_OF_TEXT,
     use_cache: true,
     tie_word_embeddings: true,
     'transformers.js_config': { use_external_data_format: false },

@@ -13,11 +13,12 @@
 // MatMulInteger (int8 per-column weights), or q4 com.microsoft MatMulNBits (4-bit blocks of 32). q8 and q4
 // both keep wte as one int8 per-row table used by the embedding Gather and by the lm_head.
 import { onnx } from 'onnx-proto';
+import type { Dtype } from '../../protocol';
 import { headDim, validateConfig, type Gpt2Config } from './config';
 import { quantizeInt8PerColumn, quantizeInt8PerRow, quantizeQ4, Q4_BLOCK } from './quantize';
 import type { Gpt2Weights, Linear, LayerNorm } from './weights';
 
-export type Gpt2Dtype = 'fp32' | 'q8' | 'q4';
+export type Gpt2Dtype = Dtype;
 
 const DT = onnx.TensorProto.DataType;
 const AT = onnx.AttributeProto.AttributeType;

@@ -2,7 +2,8 @@
 // serves hub downloads, local folders and generated test models.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { configToHfJson, GPT2_EOS, type Gpt2Config } from './config';
+import { END_OF_TEXT } from '../../protocol';
+import { configToHfJson, type Gpt2Config } from './config';
 import { buildGpt2Onnx, type Gpt2Dtype } from './graph';
 import { weightsToSafetensors } from './safetensors';
 import type { TokenizerFiles } from './tokenizerFiles';
@@ -55,7 +56,7 @@ export function writeModelFolder(dir: string, m: ModelFolderContents): WrittenFi
   };
   const json = (v: unknown) => JSON.stringify(v, null, 2) + '\n';
   put('config.json', () => json(configToHfJson(m.config)));
-  put('generation_config.json', () => json({ bos_token_id: GPT2_EOS, eos_token_id: GPT2_EOS }));
+  put('generation_config.json', () => json({ bos_token_id: END_OF_TEXT, eos_token_id: END_OF_TEXT }));
   put('tokenizer.json', () => m.tokenizerFiles['tokenizer.json']);
   put('tokenizer_config.json', () => m.tokenizerFiles['tokenizer_config.json']);
   for (const dtype of m.dtypes) put(onnxFileName(dtype), () => buildGpt2Onnx(m.weights, m.config, dtype));

@@ -4,8 +4,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Dtype, ModelSource } from '../../protocol';
-import { ONNX_FILE } from '../engine/loadModel';
 import { EngineError } from '../errors';
+import { onnxFileName } from '../gpt2/modelFolder';
 import { downloadFile, type DownloadedFile } from './download';
 
 export interface StoreHooks {
@@ -24,7 +24,7 @@ const MANIFEST = 'local-gpt2-manifest.json';
 const MODEL_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 
 export function filesFor(dtype: Dtype): string[] {
-  return ['config.json', 'tokenizer.json', 'tokenizer_config.json', ONNX_FILE[dtype]];
+  return ['config.json', 'tokenizer.json', 'tokenizer_config.json', onnxFileName(dtype)];
 }
 
 export function hubFileUrl(hubUrl: string, modelId: string, revision: string, file: string): string {
