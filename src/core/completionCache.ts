@@ -49,7 +49,7 @@ export class CompletionCache {
 
   put(prefix: string, completions: readonly string[]): void {
     this.remove(prefix);
-    const size = prefix.length + completions.reduce((sum, completion) => sum + completion.length, 0);
+    const size = entrySize(prefix, completions);
     if (size > this.limits.maxChars) return; // would evict everything else and still not fit
     this.entries.set(prefix, Object.freeze([...completions]));
     this.chars += size;
@@ -87,7 +87,7 @@ export class CompletionCache {
     const old = this.entries.get(key);
     if (old === undefined) return;
     this.entries.delete(key);
-    this.chars -= key.length + old.reduce((sum, completion) => sum + completion.length, 0);
+    this.chars -= entrySize(key, old);
   }
 
   private evictOverflow(): void {
@@ -96,6 +96,11 @@ export class CompletionCache {
       this.remove(oldest);
     }
   }
+}
+
+/** What an entry counts against maxChars: its key and every completion. */
+function entrySize(key: string, completions: readonly string[]): number {
+  return key.length + completions.reduce((sum, completion) => sum + completion.length, 0);
 }
 
 function atLeastOne(value: number | undefined, fallback: number): number {

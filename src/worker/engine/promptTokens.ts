@@ -4,10 +4,7 @@
 
 export function cropTokens(ids: number[], window: number): number[] {
   if (window <= 0) return [];
-  if (ids.length <= window) return ids;
-  const chunk = Math.max(1, Math.floor(window / 4));
-  const drop = Math.ceil((ids.length - window) / chunk) * chunk;
-  return ids.slice(drop);
+  return ids.length <= window ? ids : ids.slice(chunkAlignedDrop(ids.length, window));
 }
 
 /** A byte-level BPE token is at least one character, and rarely more than this many. */
@@ -19,7 +16,11 @@ const MAX_CHARS_PER_TOKEN = 16;
  */
 export function cropCharacters(text: string, windowTokens: number): string {
   const limit = windowTokens * MAX_CHARS_PER_TOKEN;
-  if (text.length <= limit) return text;
-  const chunk = Math.floor(limit / 4);
-  return text.slice(Math.ceil((text.length - limit) / chunk) * chunk);
+  return text.length <= limit ? text : text.slice(chunkAlignedDrop(text.length, limit));
+}
+
+/** How much to drop from the front of `length` items to fit `limit`: a whole number of quarter-limit chunks. */
+function chunkAlignedDrop(length: number, limit: number): number {
+  const chunk = Math.max(1, Math.floor(limit / 4));
+  return Math.ceil((length - limit) / chunk) * chunk;
 }
