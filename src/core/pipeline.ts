@@ -18,7 +18,7 @@ export interface CompletionRequest {
   languageId: string;
   /** Text before the cursor; the host reads at least the prompt bound's worth of characters. */
   prefix: string;
-  /** Text after the cursor on its line. */
+  /** Text after the cursor (its line is what counts); the prompt window cuts and bounds it. */
   lineSuffix: string;
   /** Document offset of the cursor; keeps the prompt window anchored (see promptWindow.ts). */
   cursorOffset?: number;
@@ -66,10 +66,11 @@ export class CompletionPipeline {
     const window = buildPromptWindow({
       textBeforeCursor: request.prefix,
       cursorOffset: request.cursorOffset,
+      textAfterCursor: request.lineSuffix,
       maxChars: this.deps.promptMaxChars ?? DEFAULT_PROMPT_MAX_CHARS,
     });
     if (window.prompt.trim() === '') return []; // GPT-2 has nothing to continue
-    const job: Job = { request, settings, prompt: window.prompt, context: postprocessContext(window, request, settings) };
+    const job: Job = { request, settings, prompt: window.prompt, context: postprocessContext(window, settings) };
     return this.fromCache(job) ?? (await this.generate(job, signal));
   }
 
@@ -124,9 +125,9 @@ interface Job {
   context: PostprocessContext;
 }
 
-function postprocessContext(window: PromptWindow, request: CompletionRequest, settings: Settings): PostprocessContext {
+function postprocessContext(window: PromptWindow, settings: Settings): PostprocessContext {
   const linePrefix = window.prompt.slice(window.prompt.lastIndexOf('\n') + 1);
-  return { linePrefix, lineSuffix: request.lineSuffix, multiline: settings.multiline };
+  return { linePrefix, lineSuffix: window.lineSuffix, multiline: settings.multiline };
 }
 
 function generateOptions({ prompt, settings, context, request }: Job): GenerateOptions {
@@ -144,9 +145,9 @@ function generateOptions({ prompt, settings, context, request }: Job): GenerateO
  * Everything that changes what the model or the filters would produce goes in front of the
  * prompt, so the prompt stays last and "typing through" (old key is a prefix of the new key) works.
  */
-function cacheKey({ prompt, settings, request }: Job, trigger: Trigger): string {
+function cacheKey({ prompt, settings, context }: Job, trigger: Trigger): string {
   const { multiline, maxNewTokens, topK, topP, temperature } = settings;
-  const header = JSON.stringify([trigger, multiline, maxNewTokens, topK, topP, temperature, request.lineSuffix]);
+  const header = JSON.stringify([trigger, multiline, maxNewTokens, topK, topP, temperature, context.lineSuffix]);
   return `${header}\u0000${prompt}`;
 }
 

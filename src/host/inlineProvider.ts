@@ -33,7 +33,7 @@ export class GhostTextProvider implements vscode.InlineCompletionItemProvider {
         {
           languageId: document.languageId,
           prefix: document.getText(new vscode.Range(start, position)),
-          // Capped like the prefix: a 100,000-character line would otherwise be copied into every cache key.
+          // Read only what the window keeps of it, too: a 100,000-character line costs the same as a short one.
           lineSuffix: document.getText(new vscode.Range(position, position.translate(0, DEFAULT_PROMPT_MAX_CHARS))),
           cursorOffset,
           documentVersion: version,

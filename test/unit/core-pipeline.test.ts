@@ -102,6 +102,9 @@ describe('core/pipeline', () => {
     assert.equal(await atNewline(true, '  '), false);
     assert.equal(await atNewline(true, ');'), true);
     assert.equal(await atNewline(false, ''), true);
+    // Only the cursor's line counts: text on the next lines does not follow the cursor.
+    assert.equal(await atNewline(true, '\nreturn x;'), false);
+    assert.equal(await atNewline(true, ');\nreturn x;'), true);
   });
 
   describe('triggers', () => {
