@@ -74,12 +74,16 @@ export function gpt2TokenizerFiles(): TokenizerFiles {
   return tokenizerFiles;
 }
 
+/** What src/worker/gpt2 imports from outside itself: the random weights' PRNG and the <|endoftext|> id. */
+export const GENERATOR_DEPENDENCIES = ['src/worker/rng.ts', 'src/protocol.ts'];
+
 /** Hash of the code that determines the output: a changed generator makes old folders stale. */
 function generatorHash(): string {
   const h = createHash('sha256');
   const gpt2Dir = path.join(REPO_ROOT, 'src/worker/gpt2');
   const files = fs.readdirSync(gpt2Dir).filter((f) => f.endsWith('.ts')).sort().map((f) => path.join(gpt2Dir, f));
-  for (const f of [...files, fileURLToPath(import.meta.url)]) h.update(f.slice(REPO_ROOT.length)).update(fs.readFileSync(f));
+  const dependencies = GENERATOR_DEPENDENCIES.map((f) => path.join(REPO_ROOT, f));
+  for (const f of [...files, ...dependencies, fileURLToPath(import.meta.url)]) h.update(f.slice(REPO_ROOT.length)).update(fs.readFileSync(f));
   return h.digest('hex').slice(0, 16);
 }
 

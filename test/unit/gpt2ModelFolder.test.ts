@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { makeModel, parseCli, REPO_ROOT, type MakeModelOptions } from '../../scripts/make-model';
+import { GENERATOR_DEPENDENCIES, makeModel, parseCli, REPO_ROOT, type MakeModelOptions } from '../../scripts/make-model';
 import { configFromHfJson, type Gpt2Config } from '../../src/worker/gpt2/config';
 import { onnxFileName, writeFileAtomic } from '../../src/worker/gpt2/modelFolder';
 import { weightsToSafetensors } from '../../src/worker/gpt2/safetensors';
@@ -36,6 +36,17 @@ describe('model folders (make-model)', function () {
     assert.deepEqual(JSON.parse(fs.readFileSync(path.join(r.dir, 'generation_config.json'), 'utf8')), { bos_token_id: 50256, eos_token_id: 50256 });
     assert.equal(JSON.parse(fs.readFileSync(path.join(r.dir, 'tokenizer_config.json'), 'utf8')).clean_up_tokenization_spaces, false);
     assert.deepEqual(fs.readdirSync(path.join(r.dir, 'onnx')).filter((f) => f.includes('.tmp-')), []);
+  });
+
+  it('the up-to-date stamp covers every module the generator imports from outside src/worker/gpt2', () => {
+    const gpt2Dir = path.join(REPO_ROOT, 'src/worker/gpt2');
+    const imported = new Set<string>();
+    for (const file of fs.readdirSync(gpt2Dir).filter((f) => f.endsWith('.ts'))) {
+      for (const [, spec] of fs.readFileSync(path.join(gpt2Dir, file), 'utf8').matchAll(/from '(\.\.\/[^']+)'/g)) {
+        imported.add(path.relative(REPO_ROOT, path.resolve(gpt2Dir, spec)) + '.ts');
+      }
+    }
+    assert.deepEqual([...imported].sort(), [...GENERATOR_DEPENDENCIES].sort());
   });
 
   it('skips an up-to-date folder and rebuilds a changed or damaged one', async function () {
