@@ -1,9 +1,10 @@
 // "Generate continuation": streams a longer continuation into the editor at the cursor (after the
 // selection if there is one), in a cancellable progress notification. All inserts join one undo step.
 import * as vscode from 'vscode';
-import { buildPromptWindow, DEFAULT_PROMPT_MAX_CHARS } from '../core/promptWindow';
+import { buildPromptWindow } from '../core/promptWindow';
 import { toSamplingOptions, type Settings } from '../core/settings';
 import type { GenerateOptions, GenerationResult } from '../protocol';
+import { textBeforeCursor } from './documentWindow';
 
 export type StreamingGenerate = (options: GenerateOptions, signal: AbortSignal, onText: (text: string) => void) => Promise<GenerationResult>;
 
@@ -15,11 +16,9 @@ export async function generateContinuation(settings: Settings, generate: Streami
   }
   const document = editor.document;
   const anchor = editor.selection.isEmpty ? editor.selection.active : editor.selection.end;
-  const cursorOffset = document.offsetAt(anchor);
-  const { prompt } = buildPromptWindow({
-    textBeforeCursor: document.getText(new vscode.Range(document.positionAt(Math.max(0, cursorOffset - DEFAULT_PROMPT_MAX_CHARS)), anchor)),
-    cursorOffset,
-  });
+  const before = textBeforeCursor(document, anchor);
+  const cursorOffset = before.cursorOffset;
+  const { prompt } = buildPromptWindow({ textBeforeCursor: before.text, cursorOffset });
   const options: GenerateOptions = {
     prompt,
     maxNewTokens: settings.generateMaxTokens,

@@ -3,7 +3,7 @@
 // document version or position other than the one it was computed for.
 import * as vscode from 'vscode';
 import type { CompletionPipeline } from '../core/pipeline';
-import { DEFAULT_PROMPT_MAX_CHARS } from '../core/promptWindow';
+import { lineAfterCursor, textBeforeCursor } from './documentWindow';
 
 export class GhostTextProvider implements vscode.InlineCompletionItemProvider {
   private inFlight?: AbortController;
@@ -26,16 +26,13 @@ export class GhostTextProvider implements vscode.InlineCompletionItemProvider {
     const cancel = token.onCancellationRequested(() => abort.abort());
     const version = document.version;
     try {
-      const cursorOffset = document.offsetAt(position);
-      // Read only what the prompt window can use: a 50 MB document costs the same as a small one.
-      const start = document.positionAt(Math.max(0, cursorOffset - DEFAULT_PROMPT_MAX_CHARS));
+      const before = textBeforeCursor(document, position);
       const completions = await this.pipeline.complete(
         {
           languageId: document.languageId,
-          prefix: document.getText(new vscode.Range(start, position)),
-          // Read only what the window keeps of it, too: a 100,000-character line costs the same as a short one.
-          lineSuffix: document.getText(new vscode.Range(position, position.translate(0, DEFAULT_PROMPT_MAX_CHARS))),
-          cursorOffset,
+          prefix: before.text,
+          lineSuffix: lineAfterCursor(document, position),
+          cursorOffset: before.cursorOffset,
           documentVersion: version,
           trigger: context.triggerKind === vscode.InlineCompletionTriggerKind.Invoke ? 'invoke' : 'automatic',
         },
