@@ -2,6 +2,7 @@
 // downstream (host, pipeline, worker options) trusts a Settings object and never re-validates.
 
 import type { Device, Dtype } from '../protocol';
+import { isHubModelId } from './modelId';
 import {
   booleanField,
   enumField,
@@ -53,14 +54,10 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
 });
 
 const GPT2_VOCAB_SIZE = 50257;
-const HUB_SEGMENT = /^[A-Za-z0-9][\w.-]*$/;
 const REVISION = /^[\w.-]+(\/[\w.-]+)*$/;
 
-/** Model ids end up in download URLs and cache paths, so anything that could walk a path is refused. */
 function rejectModelId(id: string): string | undefined {
-  const segments = id.split('/');
-  const looksLikeId = segments.length <= 2 && segments.every((s) => HUB_SEGMENT.test(s)) && !id.includes('..');
-  return looksLikeId ? undefined : 'is not a model id like "owner/name"';
+  return isHubModelId(id) ? undefined : 'is not a model id like "owner/name"';
 }
 
 function rejectRevision(revision: string): string | undefined {

@@ -3,6 +3,7 @@
 // manifest of verified sizes and checksums: a file counts as present only when the manifest vouches for it.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { isHubModelId } from '../../core/modelId';
 import type { Dtype, ModelSource } from '../../protocol';
 import { EngineError } from '../errors';
 import { onnxFileName } from '../gpt2/modelFolder';
@@ -21,7 +22,6 @@ export interface ResolvedModel {
 }
 
 const MANIFEST = 'local-gpt2-manifest.json';
-const MODEL_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 
 export function filesFor(dtype: Dtype): string[] {
   return ['config.json', 'tokenizer.json', 'tokenizer_config.json', onnxFileName(dtype)];
@@ -38,7 +38,7 @@ export function snapshotFolder(cacheDir: string, modelId: string, revision: stri
 export async function resolveModel(source: ModelSource, dtype: Dtype, hooks: StoreHooks = {}): Promise<ResolvedModel> {
   if (source.kind === 'folder') return { folder: await existingFolder(source.path), name: source.path, downloaded: [] };
   const { modelId, revision, hubUrl, cacheDir, offline } = source;
-  if (!MODEL_ID.test(modelId) || modelId.includes('..')) throw new EngineError('bad-request', `"${modelId}" is not a Hugging Face model id (owner/name)`);
+  if (!isHubModelId(modelId)) throw new EngineError('bad-request', `"${modelId}" is not a Hugging Face model id (owner/name)`);
   const folder = snapshotFolder(cacheDir, modelId, revision);
   const manifest = await readManifest(folder);
   const missing: string[] = [];
