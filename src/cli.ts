@@ -3,22 +3,23 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ModelController } from './client/modelController';
+import { DEFAULT_SETTINGS as D } from './core/settings';
 import type { Device, Dtype, GenerateOptions, LoadOptions } from './protocol';
 
 const USAGE = `usage: local-gpt2 [options] "prompt text"   (or pipe the prompt on stdin)
 
-  --model ID          Hugging Face model id (default Xenova/gpt2)
+  --model ID          Hugging Face model id (default ${D.model})
   --model-dir DIR     a local model folder instead (config.json, tokenizer.json, onnx/...)
-  --revision REV      model revision (default main)
-  --dtype fp32|q8|q4  weights to use (default q8)
-  --device cpu|gpu    gpu falls back to cpu with a message (default cpu)
-  --threads N         CPU threads, 0 = auto (default 0)
+  --revision REV      model revision (default ${D.revision})
+  --dtype fp32|q8|q4  weights to use (default ${D.dtype})
+  --device cpu|gpu    gpu falls back to cpu with a message (default ${D.device})
+  --threads N         CPU threads, 0 = auto (default ${D.threads})
   --max-tokens N      new tokens to generate (default 64)
-  --top-k K           sample from the K most likely tokens, 0 = all (default 50)
-  --top-p P           nucleus sampling, 1 = off (default 1)
-  --temperature T     0 = greedy (default 1)
+  --top-k K           sample from the K most likely tokens, 0 = all (default ${D.topK})
+  --top-p P           nucleus sampling, 1 = off (default ${D.topP})
+  --temperature T     0 = greedy (default ${D.temperature})
   --seed N            fixed seed for a reproducible sample
-  --hub-url URL       hub or mirror (default https://huggingface.co)
+  --hub-url URL       hub or mirror (default ${D.hubUrl})
   --cache-dir DIR     download cache (default ~/.cache/local-gpt2)
   --offline           never touch the network
   --stats             print token counts and timings to stderr`;
@@ -27,18 +28,18 @@ async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
-      model: { type: 'string', default: 'Xenova/gpt2' },
+      model: { type: 'string', default: D.model },
       'model-dir': { type: 'string' },
-      revision: { type: 'string', default: 'main' },
-      dtype: { type: 'string', default: 'q8' },
-      device: { type: 'string', default: 'cpu' },
-      threads: { type: 'string', default: '0' },
+      revision: { type: 'string', default: D.revision },
+      dtype: { type: 'string', default: D.dtype },
+      device: { type: 'string', default: D.device },
+      threads: { type: 'string', default: String(D.threads) },
       'max-tokens': { type: 'string', default: '64' },
-      'top-k': { type: 'string', default: '50' },
-      'top-p': { type: 'string', default: '1' },
-      temperature: { type: 'string', default: '1' },
+      'top-k': { type: 'string', default: String(D.topK) },
+      'top-p': { type: 'string', default: String(D.topP) },
+      temperature: { type: 'string', default: String(D.temperature) },
       seed: { type: 'string' },
-      'hub-url': { type: 'string', default: 'https://huggingface.co' },
+      'hub-url': { type: 'string', default: D.hubUrl },
       'cache-dir': { type: 'string', default: path.join(os.homedir(), '.cache', 'local-gpt2') },
       offline: { type: 'boolean', default: false },
       stats: { type: 'boolean', default: false },
