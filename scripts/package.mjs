@@ -23,7 +23,7 @@ import { builtinModules } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindingDir, hostTarget, TARGETS, unusedBinary } from './package/targets.mjs';
+import { bindingDir, hostTarget, TARGETS, unusedBinary, VSIX_DIR, vsixName } from './package/targets.mjs';
 import { extractZip, listZip } from './package/zip.mjs';
 
 const started = performance.now();
@@ -38,7 +38,7 @@ const keepStaging = argv.includes('--keep-staging');
 const verify = !argv.includes('--no-verify');
 
 const pkg = readJson(path.join(root, 'package.json'));
-const outDir = path.join(root, 'dist-vsix');
+const outDir = path.join(root, VSIX_DIR);
 /** Packages resolved from node_modules at run time; everything else is in the bundles. */
 const RUNTIME_PACKAGES = ['onnxruntime-node', 'onnxruntime-common'];
 /** onnxruntime-node dependencies used only by its postinstall download script (script/install), which is not shipped. */
@@ -129,7 +129,7 @@ try {
     for (const name of RUNTIME_PACKAGES) stageRuntimePackage(name, TARGETS[target], path.join(stage, 'node_modules', name));
     checkRuntimeClosure(path.join(stage, 'node_modules'));
 
-    const vsix = path.join(outDir, `${pkg.name}-${target}-${pkg.version}.vsix`);
+    const vsix = path.join(outDir, vsixName(pkg, target));
     // Relative README links are kept as they are: the README's screenshot ships in the VSIX and the editor shows it
     // from there; the repository URL in package.json is a placeholder, so rewriting would break it.
     run(process.execPath, [vsceBin(), 'package', '--target', target, '--out', vsix, '--no-rewrite-relative-links'], { cwd: stage });

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hostTarget } from './package/targets.mjs';
+import { hostTarget, VSIX_DIR, vsixName } from './package/targets.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const SMOKE = '^(activation|ghost text|generate continuation|worker killed) ';
@@ -20,6 +20,5 @@ const run = (command, args) => {
   if (status !== 0) process.exit(status ?? 1);
 };
 run(process.execPath, [path.join(root, 'scripts', 'package.mjs'), '--target', target]);
-const { version } = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8'));
-const vsix = path.join(root, 'dist-vsix', `local-gpt2-${target}-${version}.vsix`);
+const vsix = path.join(root, VSIX_DIR, vsixName(JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')), target));
 run(path.join(root, 'node_modules', '.bin', 'tsx'), [path.join(root, 'test', 'e2e', 'run.ts'), '--vsix', vsix, '--grep', SMOKE]);

@@ -20,6 +20,10 @@ export const bindingDir = ({ platform, arch }) => `bin/napi-v6/${platform}/${arc
  */
 export const unusedBinary = (platform, file) => platform === 'darwin' && /^libonnxruntime\.\d+\.\d+\.\d+\.dylib$/.test(file);
 
+/** Where `npm run package` writes the VSIX files (relative to the repository), and what it names them. */
+export const VSIX_DIR = 'dist-vsix';
+export const vsixName = (pkg, target) => `${pkg.name}-${target}-${pkg.version}.vsix`;
+
 /** The target of the machine running this script, if it is one we build. */
 export function hostTarget() {
   return Object.keys(TARGETS).find((t) => TARGETS[t].platform === process.platform && TARGETS[t].arch === process.arch);

@@ -43,7 +43,7 @@ const { values: args } = util.parseArgs({
   },
 });
 const VSIX = args.vsix ? path.resolve(args.vsix) : undefined;
-let EXTENSION = path.resolve(args.extension ?? REPO); // with --vsix: where code-server installed it
+const EXTENSION = path.resolve(args.extension ?? REPO); // unused with --vsix
 const TESTS_TIMEOUT_MS = Number(args.timeout) * 1000;
 const HARD_LIMIT_MS = TESTS_TIMEOUT_MS + 60_000; // everything, setup and teardown included
 
@@ -141,19 +141,18 @@ function writeFixtures(work: string, hubUrl: string): { ud: string; exts: string
   return { ud, exts, ws, config };
 }
 
-/** Installs the VSIX with code-server's own CLI, points EXTENSION at the installed copy, and returns a harness extension to run the suite from. */
-function installVsix(vsix: string, exts: string, ud: string, harness: string): string {
+/** Installs the VSIX with code-server's own CLI; returns where it went and a harness extension to run the suite from. */
+function installVsix(vsix: string, exts: string, ud: string, harness: string): { underTest: string; developmentPath: string } {
   const installed = spawnSync(CODE_SERVER, ['--extensions-dir', exts, '--user-data-dir', ud, '--install-extension', vsix], { encoding: 'utf8', timeout: 120_000 });
   const output = `${installed.stdout ?? ''}${installed.stderr ?? ''}`.trim();
   if (installed.status !== 0 || !/successfully installed/i.test(output)) throw new Error(`code-server --install-extension ${vsix} failed: ${output}`);
   const dir = fs.readdirSync(exts).find((d) => d.startsWith('local-gpt2.local-gpt2-'));
   if (!dir) throw new Error(`${vsix} installed, but no local-gpt2.local-gpt2-* folder in ${exts}`);
-  EXTENSION = path.join(exts, dir);
-  say(`installed ${path.basename(vsix)} into ${path.relative(exts, EXTENSION)}`);
+  say(`installed ${path.basename(vsix)} into ${dir}`);
   fs.mkdirSync(harness, { recursive: true });
   const manifest = { name: 'local-gpt2-e2e-harness', publisher: 'local-gpt2', version: '0.0.0', engines: { vscode: '*' } };
   fs.writeFileSync(path.join(harness, 'package.json'), JSON.stringify(manifest));
-  return harness;
+  return { underTest: path.join(exts, dir), developmentPath: harness };
 }
 
 interface ResultEvent {
@@ -312,7 +311,9 @@ async function main(): Promise<number> {
 
     const { ud, exts, ws, config } = writeFixtures(work, hub.url);
     // With --vsix the extension under test is the installed one, and extensionDevelopmentPath an empty harness.
-    const developmentPath = VSIX ? installVsix(VSIX, exts, ud, path.join(work, 'harness')) : EXTENSION;
+    const { underTest, developmentPath } = VSIX
+      ? installVsix(VSIX, exts, ud, path.join(work, 'harness'))
+      : { underTest: EXTENSION, developmentPath: EXTENSION };
     const port = await freePort();
     const host = `127.0.0.1:${port}`;
     driverServer = await startDriver(() => page, shots, hub);
@@ -346,7 +347,7 @@ async function main(): Promise<number> {
           LOCAL_GPT2_E2E_WS: ws,
           LOCAL_GPT2_E2E_USER_DATA: ud,
           LOCAL_GPT2_E2E_MODEL_DIR: MODEL_DIR,
-          LOCAL_GPT2_E2E_EXTENSION: EXTENSION,
+          LOCAL_GPT2_E2E_EXTENSION: underTest,
           LOCAL_GPT2_E2E_DRIVER: driverUrl,
           LOCAL_GPT2_E2E_GREP: args.grep ?? '',
         },
