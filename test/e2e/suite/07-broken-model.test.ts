@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { E2E, closeAllEditors, driver, getApi, openFile, setSettings, typeInto, typeText, waitFor, waitForState } from './helpers';
+import { E2E, askForCompletion, closeAllEditors, driver, getApi, openFile, setSettings, typeInto, waitFor, waitForState } from './helpers';
 
 /** Copies the tiny model and truncates every ONNX file to zero bytes. */
 function makeBrokenModel(): string {
@@ -66,11 +66,7 @@ suite('broken model folder', () => {
     const api = await getApi();
     const broken = makeBrokenModel();
     const editor = await openFile('broken.txt', 'Still editing');
-    const kick = async () => {
-      await vscode.window.showTextDocument(editor.document); // the log view may have taken the focus
-      await typeText('.');
-      await vscode.commands.executeCommand('localGpt2.triggerCompletion');
-    };
+    const kick = () => askForCompletion(editor);
 
     await waitForState(api, ['ready'], 60_000, kick);
     const readyStatus = await driver.status();

@@ -4,8 +4,7 @@
 // status bar says ready.
 import * as assert from 'node:assert/strict';
 import * as path from 'node:path';
-import * as vscode from 'vscode';
-import { E2E, RequestLog, closeAllEditors, getApi, openFile, setSettings, typeText, waitFor, waitForState } from './helpers';
+import { E2E, RequestLog, askForCompletion, closeAllEditors, getApi, openFile, setSettings, waitFor, waitForState } from './helpers';
 
 suite('failed load, then back to the previous model', () => {
   let restore: (() => Promise<void>) | undefined;
@@ -20,11 +19,7 @@ suite('failed load, then back to the previous model', () => {
     const log = new RequestLog(api);
     try {
       const editor = await openFile('failed-load.txt', 'Switching models back and forth');
-      const kick = async () => {
-        await vscode.window.showTextDocument(editor.document);
-        await typeText('.');
-        await vscode.commands.executeCommand('localGpt2.triggerCompletion');
-      };
+      const kick = () => askForCompletion(editor);
       /** Asks until an inline request sent from now on has ended, and returns how. */
       const nextOutcome = async (what: string) => {
         const from = log.sent.length;

@@ -157,6 +157,13 @@ export async function typeText(text: string): Promise<void> {
   await vscode.commands.executeCommand('type', { text });
 }
 
+/** Asks for a completion in `editor` by typing a character and triggering ghost text, which (re)loads the model lazily. */
+export async function askForCompletion(editor: vscode.TextEditor): Promise<void> {
+  await vscode.window.showTextDocument(editor.document); // the log view may have taken the focus
+  await typeText('.');
+  await vscode.commands.executeCommand('localGpt2.triggerCompletion');
+}
+
 /**
  * Types into `editor` even when another view (the log, an output editor that drops typing) has just taken the
  * focus: re-shows the editor and retries until the text lands. A dropped attempt inserts nothing, so no doubles.
