@@ -16,6 +16,7 @@ import { modelInputsOf } from '../../src/worker/engine/modelInputs';
 import { mulberry32 } from '../../src/worker/rng';
 import { toOptimumMergedLayout } from '../support/optimumMergedLayout';
 import { maxAbsDiff } from '../support/maxAbsDiff';
+import { expectReuseMatchesRecomputation } from '../support/reuseAcrossEdits';
 import { tinyModelDir } from '../support/tinyModel';
 
 describe('hub export layouts', function () {
@@ -50,25 +51,8 @@ describe('hub export layouts', function () {
     fs.rmSync(work, { recursive: true, force: true });
   });
 
-  /** Random edits (typing, backspace, earlier edits, pastes across 64-slot chunks): logits equal a full recomputation. */
   async function matchesOursAcrossEdits(decoder: TokenDecoder, seed: number): Promise<void> {
-    const rng = mulberry32(seed);
-    const randomToken = () => Math.floor(rng() * 50257);
-    let ids = Array.from({ length: 8 }, randomToken);
-    let reused = 0;
-    for (let step = 0; step < 40; step++) {
-      const r = rng();
-      if (r < 0.6) ids.push(...Array.from({ length: 1 + Math.floor(rng() * 3) }, randomToken));
-      else if (r < 0.8) ids = ids.slice(0, Math.max(1, ids.length - 1 - Math.floor(rng() * 4)));
-      else if (r < 0.9) ids[Math.floor(rng() * ids.length)] = randomToken();
-      else ids.push(...Array.from({ length: 70 + Math.floor(rng() * 100) }, randomToken));
-      const got = await decoder.prefill(ids);
-      reused += got!.reused;
-      ours.decoder.reset();
-      const want = (await ours.decoder.prefill(ids))!.logits;
-      const diff = maxAbsDiff(got!.logits, want);
-      assert.ok(diff < 1e-4, `step ${step}: ${ids.length} tokens, ${got!.reused} reused, max |diff| ${diff}`);
-    }
+    const { reused } = await expectReuseMatchesRecomputation(decoder, ours.decoder, { seed, steps: 40, tolerance: 1e-4 });
     assert.ok(reused > 200, `the cache was reused (${reused} tokens)`);
   }
 

@@ -4,6 +4,7 @@ import * as assert from 'node:assert/strict';
 import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
 import { mulberry32 } from '../../src/worker/rng';
 import { maxAbsDiff } from '../support/maxAbsDiff';
+import { expectReuseMatchesRecomputation } from '../support/reuseAcrossEdits';
 import { tinyModelDir } from '../support/tinyModel';
 
 describe('KV cache reuse', function () {
@@ -27,27 +28,9 @@ describe('KV cache reuse', function () {
   }
 
   it('equals a full recomputation across random edit sequences', async () => {
-    const rng = mulberry32(2024);
-    const randomToken = () => Math.floor(rng() * 50257);
-    let ids = Array.from({ length: 10 }, randomToken);
-    let reusedTotal = 0;
-    let worst = 0;
-    for (let step = 0; step < 120; step++) {
-      const r = rng();
-      if (r < 0.5) ids.push(...Array.from({ length: 1 + Math.floor(rng() * 3) }, randomToken)); // typing
-      else if (r < 0.7) ids = ids.slice(0, Math.max(1, ids.length - 1 - Math.floor(rng() * 4))); // backspace
-      else if (r < 0.85) ids[Math.floor(rng() * ids.length)] = randomToken(); // edit earlier in the file
-      else if (r < 0.95) ids.push(...Array.from({ length: 40 + Math.floor(rng() * 300) }, randomToken)); // paste
-      else ids = ids.slice(0, Math.max(1, Math.floor(ids.length / 3))); // big deletion
-      if (ids.length > 1000) ids = ids.slice(-500);
-      const got = await reusing.decoder.prefill(ids);
-      reusedTotal += got!.reused;
-      const diff = maxAbsDiff(got!.logits, await recomputed(ids));
-      worst = Math.max(worst, diff);
-      assert.ok(diff < 1e-4, `step ${step}: ${ids.length} tokens, ${got!.reused} reused, max |diff| ${diff}`);
-    }
-    assert.ok(reusedTotal > 1000, `the cache was actually reused (${reusedTotal} tokens)`);
-    console.log(`      worst |diff| ${worst.toExponential(2)}, ${reusedTotal} tokens reused`);
+    const { worst, reused } = await expectReuseMatchesRecomputation(reusing.decoder, fresh.decoder, { seed: 2024, steps: 120, tolerance: 1e-4 });
+    assert.ok(reused > 1000, `the cache was actually reused (${reused} tokens)`);
+    console.log(`      worst |diff| ${worst.toExponential(2)}, ${reused} tokens reused`);
   });
 
   it('decoding token by token after a reused prefix equals recomputation', async () => {
