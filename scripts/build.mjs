@@ -15,6 +15,7 @@ import * as esbuild from 'esbuild';
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { RUNTIME_PACKAGES } from './package/targets.mjs';
 
 const argv = process.argv.slice(2);
 const flag = (name) => argv.includes(`--${name}`);
@@ -27,7 +28,7 @@ const metafile = option('metafile');
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Modules that are never bundled in a production build: the editor API and the native ONNX Runtime binding. */
-const PRODUCTION_EXTERNALS = ['vscode', 'onnxruntime-node', 'onnxruntime-common'];
+const PRODUCTION_EXTERNALS = ['vscode', ...RUNTIME_PACKAGES];
 
 const common = {
   bundle: true,

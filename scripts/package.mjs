@@ -23,7 +23,7 @@ import { builtinModules } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bindingDir, hostTarget, TARGETS, unusedBinary, VSIX_DIR, vsixName } from './package/targets.mjs';
+import { bindingDir, hostTarget, RUNTIME_PACKAGES, TARGETS, unusedBinary, VSIX_DIR, vsixName } from './package/targets.mjs';
 import { extractZip, listZip } from './package/zip.mjs';
 
 const started = performance.now();
@@ -39,8 +39,6 @@ const verify = !argv.includes('--no-verify');
 
 const pkg = readJson(path.join(root, 'package.json'));
 const outDir = path.join(root, VSIX_DIR);
-/** Packages resolved from node_modules at run time; everything else is in the bundles. */
-const RUNTIME_PACKAGES = ['onnxruntime-node', 'onnxruntime-common'];
 /** onnxruntime-node dependencies used only by its postinstall download script (script/install), which is not shipped. */
 const INSTALL_ONLY_DEPENDENCIES = ['adm-zip', 'global-agent'];
 

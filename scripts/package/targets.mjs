@@ -1,5 +1,8 @@
 // VSIX targets and the onnxruntime-node files each one needs.
 
+/** Packages resolved from node_modules at run time (the native ONNX Runtime binding); everything else is bundled. */
+export const RUNTIME_PACKAGES = ['onnxruntime-node', 'onnxruntime-common'];
+
 /** vsce target -> Node's process.platform / process.arch, which is how onnxruntime-node lays out its binaries. */
 export const TARGETS = {
   'linux-x64': { platform: 'linux', arch: 'x64' },

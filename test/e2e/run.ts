@@ -23,7 +23,6 @@ import { LoopbackHub } from '../support/loopbackHub';
 
 const REPO = path.resolve(__dirname, '../..');
 const MODEL_ID = 'local/tiny-gpt2';
-const CODE_SERVER_VERSION = '4.100.3';
 const E2E_HOME = process.env.LOCAL_GPT2_E2E_HOME ?? path.join(os.homedir(), '.cache', 'local-gpt2-e2e');
 const CODE_SERVER = process.env.LOCAL_GPT2_CODE_SERVER ?? path.join(E2E_HOME, 'server/node_modules/.bin/code-server');
 const CHROMIUM = process.env.LOCAL_GPT2_CHROMIUM ?? '/usr/bin/chromium';
@@ -78,7 +77,7 @@ function preflight(): void {
   if (!fs.existsSync(path.join(MODEL_DIR, 'config.json'))) {
     problems.push(`${MODEL_DIR} is missing: run \`npm run make-model -- --preset tiny\``);
   }
-  if (!fs.existsSync(CODE_SERVER)) problems.push(`code-server ${CODE_SERVER_VERSION} is missing: run \`bash scripts/e2e-setup.sh\``);
+  if (!fs.existsSync(CODE_SERVER)) problems.push(`code-server is missing: run \`bash scripts/e2e-setup.sh\` (it pins the version)`);
   if (!fs.existsSync(CHROMIUM)) problems.push(`${CHROMIUM} is missing: run \`bash scripts/e2e-setup.sh\``);
   if (problems.length) throw new Error(problems.join('\n'));
 }
@@ -139,6 +138,15 @@ function writeFixtures(work: string, hubUrl: string): { ud: string; exts: string
   fs.writeFileSync(path.join(ws, 'README.md'), '# A workspace for the Local GPT-2 tests\n\nSome prose.\n');
   fs.writeFileSync(path.join(ws, 'src', 'hello.py'), 'def hello():\n    print("hello")\n');
   return { ud, exts, ws, config };
+}
+
+/** The version of the code-server package that owns this bin script, as installed (scripts/e2e-setup.sh pins it). */
+function installedVersion(bin: string): string {
+  for (let dir = path.dirname(fs.realpathSync(bin)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (fs.existsSync(manifest)) return JSON.parse(fs.readFileSync(manifest, 'utf8')).version;
+  }
+  return '(version unknown)';
 }
 
 /** Installs the VSIX with code-server's own CLI; returns where it went and a harness extension to run the suite from. */
@@ -364,7 +372,7 @@ async function main(): Promise<number> {
         await sleep(100);
       }
     })(), 30_000);
-    say(`code-server ${CODE_SERVER_VERSION} up on ${host}`);
+    say(`code-server ${installedVersion(CODE_SERVER)} up on ${host}`);
 
     const profile = path.join(work, 'chromium-profile');
     ctx = await withTimeout('launching chromium', chromium.launchPersistentContext(profile, {
