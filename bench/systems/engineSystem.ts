@@ -5,10 +5,11 @@ import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
 import { sampleToken } from '../../src/worker/engine/sampler';
 import { mulberry32 } from '../../src/worker/rng';
 import type { GenerateOptions } from '../../src/protocol';
+import { ENGINE } from '../targets';
 import type { CompletionSystem, DecodeTiming, RequestTiming, SystemConfig } from './completionSystem';
 
 export class EngineSystem implements CompletionSystem {
-  readonly name = 'engine';
+  readonly name = ENGINE; // the key every result table and target looks it up by
 
   private constructor(
     private readonly model: LoadedModel,

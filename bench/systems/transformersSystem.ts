@@ -2,6 +2,7 @@
 // on the same ONNX file, with the same thread count. It keeps no state between generate() calls, so every
 // request re-runs the whole prompt; that is the baseline the engine's prefix reuse is measured against.
 import { AutoModelForCausalLM, AutoTokenizer, BaseStreamer, env, Tensor, type PreTrainedModel, type PreTrainedTokenizer, type TextStreamer } from '@huggingface/transformers';
+import { TRANSFORMERS } from '../targets';
 import type { CompletionSystem, DecodeTiming, RequestTiming, SystemConfig } from './completionSystem';
 
 /** Records when generate() hands over each batch of ids: first the prompt, then one call per new token. */
@@ -14,7 +15,7 @@ class TokenClock extends BaseStreamer {
 }
 
 export class TransformersSystem implements CompletionSystem {
-  readonly name = 'transformers.js';
+  readonly name = TRANSFORMERS; // the key every result table and target looks it up by
 
   private constructor(
     private readonly model: PreTrainedModel,
