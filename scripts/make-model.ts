@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configFromHfJson, validateConfig, type Gpt2Config } from '../src/worker/gpt2/config';
 import type { Gpt2Dtype } from '../src/worker/gpt2/graph';
-import { writeFileAtomic, writeModelFolder, type WrittenFile } from '../src/worker/gpt2/modelFolder';
+import { DTYPE_SUFFIX, writeFileAtomic, writeModelFolder, type WrittenFile } from '../src/worker/gpt2/modelFolder';
 import { weightsFromSafetensors } from '../src/worker/gpt2/safetensors';
 import { buildGpt2TokenizerFiles, type TokenizerFiles } from '../src/worker/gpt2/tokenizerFiles';
 import { randomWeights } from '../src/worker/gpt2/weights';
@@ -24,7 +24,7 @@ import { randomWeights } from '../src/worker/gpt2/weights';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..');
 const STAMP = '.make-model.json';
-const ALL_DTYPES: Gpt2Dtype[] = ['fp32', 'q8', 'q4'];
+const ALL_DTYPES = Object.keys(DTYPE_SUFFIX) as Gpt2Dtype[];
 
 export interface MakeModelOptions {
   out: string; // absolute or relative to the current directory
@@ -112,8 +112,7 @@ function readStamp(dir: string): Stamp | undefined {
 }
 
 /** Same key, and every file still there with its recorded size. */
-function isUpToDate(dir: string, key: unknown): boolean {
-  const s = readStamp(dir);
+function isUpToDate(dir: string, s: Stamp | undefined, key: unknown): s is Stamp {
   if (!s || JSON.stringify(s.key) !== JSON.stringify(key)) return false;
   return s.files.every((f) => fs.statSync(path.join(dir, f.file), { throwIfNoEntry: false })?.size === f.bytes);
 }
@@ -123,13 +122,13 @@ export async function makeModel(o: MakeModelOptions): Promise<MakeModelResult> {
   const dir = path.resolve(o.out);
   const log = o.log ?? (() => {});
   const key = stampKey(o);
-  if (!o.force && isUpToDate(dir, key)) {
-    const files = readStamp(dir)!.files.map((f) => ({ ...f, ms: 0 }));
+  const old = readStamp(dir);
+  if (!o.force && isUpToDate(dir, old, key)) {
+    const files = old.files.map((f) => ({ ...f, ms: 0 }));
     log(`${dir}: up to date (use --force to rebuild)`);
     return { dir, skipped: true, files, ms: Math.round(performance.now() - t0) };
   }
   // Drop the stamp first: a build killed from here on leaves a folder that is rebuilt next time.
-  const old = readStamp(dir);
   fs.rmSync(path.join(dir, STAMP), { force: true });
 
   let config: Gpt2Config;
