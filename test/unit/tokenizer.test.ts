@@ -2,11 +2,11 @@
 import * as assert from 'node:assert/strict';
 import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/transformers';
 import { decode as refDecode, encode as refEncode } from 'gpt-3-encoder';
+import { END_OF_TEXT } from '../../src/protocol';
 import { mulberry32 } from '../../src/worker/rng';
 import { buildGpt2TokenizerFiles, END_OF_TEXT_TOKEN } from '../../src/worker/gpt2/tokenizerFiles';
 import { tinyModelDir } from '../support/tinyModel';
 
-const EOT_ID = 50256;
 
 /**
  * gpt-3-encoder knows no special tokens: it spells "<|endoftext|>" as ordinary BPE pieces, while the HF
@@ -14,7 +14,7 @@ const EOT_ID = 50256;
  * The expected ids are therefore: encode each piece between the literals, joined by 50256.
  */
 function expectedIds(s: string): number[] {
-  return s.split(END_OF_TEXT_TOKEN).flatMap((piece, i) => (i === 0 ? [] : [EOT_ID]).concat(piece ? refEncode(piece) : []));
+  return s.split(END_OF_TEXT_TOKEN).flatMap((piece, i) => (i === 0 ? [] : [END_OF_TEXT]).concat(piece ? refEncode(piece) : []));
 }
 
 const HANDWRITTEN: string[] = [
