@@ -7,10 +7,9 @@
 //    those documents: from a real keystroke in a shown editor until the inline request has ended, the event-loop
 //    delay is recorded (perf_hooks.monitorEventLoopDelay, 1 ms resolution: everything that held the loop, VS Code's
 //    own work and other processes included; logged, not asserted) together with a CPU profile of the extension host
-//    (node:inspector on this very thread). The profile is cut into tasks (what ran between two idle samples); the
-//    assertion is on the time within any one task that this extension's code held the thread (samples with
-//    dist/extension.js on the stack, VS Code API calls it made included): a task can also hold VS Code's own work
-//    that merely ran back to back with a callback of ours (its port finder's spawn took 100 ms in one such task).
+//    (node:inspector on this very thread). The profile is cut into tasks (what ran between two idle samples, split
+//    where the stack's entry frame changes, i.e. where one macrotask ends and the next begins); the assertion is on
+//    the busiest task that ran this extension's code (dist/extension.js on the stack).
 //
 // Size: VS Code syncs a document to the extension host only up to 50 MiB (TextModel._MODEL_SYNC_LIMIT =
 // 50 * 1024 * 1024 characters; a larger one is "too large for syncing" and extensions never see it), and code-server
@@ -247,7 +246,7 @@ suite('huge inputs', () => {
       await vscode.commands.executeCommand('localGpt2.triggerCompletion');
     });
     let rawMax = 0;
-    let ourMax = 0; // the most time extension code held the thread within one task
+    let ourMax = 0; // the longest busy time of a task that ran extension code
     const rounds: string[] = [];
     for (let round = 0; round < ROUNDS; round++) {
       await sleep(300); // whatever the reveal, the kick or the last round started is over
@@ -264,10 +263,10 @@ suite('huge inputs', () => {
         assert.equal(outcome.outcome, 'done', `the request ended ${JSON.stringify(outcome).slice(0, 200)}`);
         const ours = tasks.filter((t) => t.ours);
         sampledOurs += ours.length;
-        const longestOurs = ours.reduce<Task | undefined>((a, b) => (!a || b.ourBusyMs > a.ourBusyMs ? b : a), undefined);
+        const longestOurs = ours.reduce<Task | undefined>((a, b) => (!a || b.busyMs > a.busyMs ? b : a), undefined);
         const longest = tasks.reduce<Task | undefined>((a, b) => (!a || b.wallMs > a.wallMs ? b : a), undefined);
         rawMax = Math.max(rawMax, histogram.max / 1e6);
-        ourMax = Math.max(ourMax, longestOurs?.ourBusyMs ?? 0);
+        ourMax = Math.max(ourMax, longestOurs?.busyMs ?? 0);
         rounds.push(
           `loop delay max ${(histogram.max / 1e6).toFixed(1)} ms (p99 ${(histogram.percentile(99) / 1e6).toFixed(1)}); ` +
             `longest task running extension code: ${longestOurs ? describeTask(longestOurs) : 'none sampled'}; longest task: ${longest ? describeTask(longest) : '-'}`,
@@ -288,7 +287,7 @@ suite('huge inputs', () => {
     for (const [file, spots] of [[files.big, [end, middle]], [files.line, [end, middle]]] as const) {
       for (const spot of spots) results.push({ what: `${path.basename(file)} (${spot.name})`, ...(await eventLoopDuringGhostText(file, spot)) });
     }
-    measured.push(`event loop, max over all: ${Math.max(...results.map((r) => r.rawMax)).toFixed(1)} ms delay; ${Math.max(...results.map((r) => r.ourMax)).toFixed(1)} ms of extension code in one task`);
+    measured.push(`event loop, max over all: ${Math.max(...results.map((r) => r.rawMax)).toFixed(1)} ms delay; ${Math.max(...results.map((r) => r.ourMax)).toFixed(1)} ms longest busy task running extension code`);
     assert.ok(sampledOurs > 0, 'no profile sample showed the extension code: the attribution is broken');
     const stalls = results.filter((r) => r.ourMax > STALL_BUDGET_MS);
     assert.deepEqual(stalls.map((r) => `${r.what}: ${r.ourMax.toFixed(1)} ms`), [], 'tasks running extension code kept the extension host busy longer than the budget');
@@ -306,12 +305,10 @@ interface Task {
   gcMs: number;
   /** Ran code from this extension's bundle (dist/extension.js of the extension under test). */
   ours: boolean;
-  /** The part of busyMs with that bundle on the stack (what it called included). */
-  ourBusyMs: number;
   /** Its heaviest functions, for the report. */
   top: string;
 }
-const describeTask = (t: Task) => `${t.busyMs.toFixed(1)} ms busy (${t.ourBusyMs.toFixed(1)} ms in extension code), ${t.wallMs.toFixed(1)} ms wall, ${t.gcMs.toFixed(1)} ms GC [${t.top}]`;
+const describeTask = (t: Task) => `${t.busyMs.toFixed(1)} ms busy, ${t.wallMs.toFixed(1)} ms wall, ${t.gcMs.toFixed(1)} ms GC [${t.top}]`;
 
 /**
  * A CPU profile of the extension host (this very thread, through node:inspector), cut into tasks: runs of samples
@@ -345,11 +342,16 @@ class HostProfiler {
       isOurs.set(id, mine);
       return mine;
     };
+    // The frame a sample's stack starts from (a timer, an IPC message, a microtask tick...). Two macrotasks that
+    // run back to back with no idle sample between them start from different entries: VS Code's port finder
+    // (a timer that spawns `ps`, 100 ms) once ran right before a promise tick of ours and was counted as ours.
+    const rootId = profile.nodes.find((n) => n.callFrame.functionName === '(root)')?.id;
+    const entryOf = (id: number): number => (parent.get(id) === rootId || !parent.has(id) ? id : entryOf(parent.get(id)!));
+    const NOT_JS = new Set(['(program)', '(garbage collector)']);
     const samples = profile.samples ?? [];
     const deltas = profile.timeDeltas ?? [];
     const tasks: Task[] = [];
-    type Open = { start: number; ours: boolean; busy: number; ourBusy: number; gc: number; self: Map<string, number> };
-    let current: Open | undefined;
+    let current: { start: number; entry?: number; ours: boolean; busy: number; gc: number; self: Map<string, number> } | undefined;
     let t = profile.startTime;
     for (let i = 0; i < samples.length; i++) {
       t += deltas[i] ?? 0;
@@ -360,24 +362,26 @@ class HostProfiler {
         current = undefined;
         continue;
       }
-      current ??= { start: t, ours: false, busy: 0, ourBusy: 0, gc: 0, self: new Map() };
-      const mine = ours(node.id);
-      current.ours ||= mine;
+      const entry = NOT_JS.has(name) ? undefined : entryOf(node.id);
+      if (current && entry !== undefined && current.entry !== undefined && entry !== current.entry) {
+        tasks.push(finish(current, t));
+        current = undefined;
+      }
+      current ??= { start: t, ours: false, busy: 0, gc: 0, self: new Map() };
+      current.entry ??= entry;
+      current.ours ||= ours(node.id);
       const ms = (deltas[i + 1] ?? 0) / 1000;
       if (name === '(garbage collector)') current.gc += ms;
-      else {
-        current.busy += Math.min(ms, 1);
-        if (mine) current.ourBusy += Math.min(ms, 1);
-      }
+      else current.busy += Math.min(ms, 1);
       const key = `${name || '(anonymous)'} ${path.basename(node.callFrame.url)}`;
       current.self.set(key, (current.self.get(key) ?? 0) + ms);
     }
     if (current) tasks.push(finish(current, profile.endTime));
     return tasks;
 
-    function finish(task: Open, end: number): Task {
+    function finish(task: NonNullable<typeof current>, end: number): Task {
       const top = [...task.self].sort((a, b) => b[1] - a[1]).slice(0, 3).map(([k, ms]) => `${k.trim()} ${ms.toFixed(1)}`).join(', ');
-      return { wallMs: (end - task.start) / 1000, busyMs: task.busy, gcMs: task.gc, ours: task.ours, ourBusyMs: task.ourBusy, top };
+      return { wallMs: (end - task.start) / 1000, busyMs: task.busy, gcMs: task.gc, ours: task.ours, top };
     }
   }
 
