@@ -1,8 +1,10 @@
 // The past key/values of the tokens the model has already seen, kept in the engine's own buffers.
-// Layout per layer and kind (key/value): [nHead, stride, headDim], where `stride` is the capacity per head,
-// rounded up to a chunk. The whole buffer goes to ONNX Runtime as the past input (a zero-copy view);
-// slots past `length` are stale and hidden by zeros in the attention mask. So truncating the cache to a
-// common prefix costs nothing, and the buffers are re-laid out only when the capacity grows by a chunk.
+// Layout per layer and kind (key/value): [nHead, stride, headDim], where `stride` is the room per head:
+// the positions in use rounded up to a chunk. The first nHead * stride * headDim floats of a buffer go to
+// ONNX Runtime as the past input (a zero-copy view); slots past `length` are stale and hidden by zeros in the
+// attention mask. So truncating the cache to a common prefix costs nothing, and the heads are re-laid out
+// only when the stride changes: up when the tokens outgrow it, down when they shrink well below it (after a
+// long file, a short one would otherwise pay attention over every stale slot of the long one).
 // Models without a position_ids input take positions from the past's length, so for them (`exactPast`)
 // each step gets a compact copy of exactly `length` positions instead: correct, at one cache copy per step.
 import { Tensor } from 'onnxruntime-node';
@@ -17,7 +19,7 @@ export interface CacheShape {
 export class KvCache {
   private ids: number[] = [];
   private stride = 0;
-  private buffers: Float32Array[] = []; // index 2 * layer + (0 key | 1 value)
+  private buffers: Float32Array[] = []; // index 2 * layer + (0 key | 1 value); may be longer than in use
 
   constructor(
     readonly shape: CacheShape,
@@ -46,10 +48,14 @@ export class KvCache {
     this.ids.length = Math.min(length, this.ids.length);
   }
 
+  /** Forgets every token; the buffers stay, for the next prompt. */
   clear(): void {
     this.ids = [];
-    this.stride = 0;
-    this.buffers = [];
+  }
+
+  /** Positions per head the buffers are laid out for (what ONNX Runtime reads per head each step). */
+  get slotsPerHead(): number {
+    return this.stride;
   }
 
   /** Inputs for a step that feeds `count` new tokens: past_key_values.*, attention_mask and position_ids. */
@@ -57,13 +63,13 @@ export class KvCache {
     const { nLayer, nHead, headDim, maxPositions } = this.shape;
     const total = this.length + count;
     if (total > maxPositions) throw new Error(`context overflow: ${total} > ${maxPositions} positions`);
-    this.reserve(total);
+    this.fit(total);
     const pastLength = this.length === 0 ? 0 : this.exactPast ? this.length : this.stride;
     const feeds: Record<string, Tensor> = {};
     for (let layer = 0; layer < nLayer; layer++) {
       for (const [kind, name] of [[0, 'key'], [1, 'value']] as const) {
         const buffer = this.buffers[2 * layer + kind];
-        const data = pastLength === 0 ? new Float32Array(0) : pastLength === this.stride ? buffer : this.compact(buffer);
+        const data = pastLength === 0 ? new Float32Array(0) : pastLength === this.stride ? buffer.subarray(0, nHead * this.stride * headDim) : this.compact(buffer);
         feeds[`past_key_values.${layer}.${name}`] = new Tensor('float32', data, [1, nHead, pastLength, headDim]);
       }
     }
@@ -81,7 +87,7 @@ export class KvCache {
   append(ids: readonly number[], presentNew: Record<string, Tensor>): void {
     const { nLayer, nHead, headDim } = this.shape;
     const count = ids.length;
-    this.reserve(this.length + count);
+    if (this.length + count > this.stride) this.fit(this.length + count);
     for (let layer = 0; layer < nLayer; layer++) {
       for (const [kind, name] of [[0, 'key'], [1, 'value']] as const) {
         const src = presentNew[`present_new.${layer}.${name}`].data as Float32Array;
@@ -104,20 +110,46 @@ export class KvCache {
     return out;
   }
 
-  private reserve(total: number): void {
-    if (total <= this.stride) return;
-    const { nHead, headDim, maxPositions } = this.shape;
+  /**
+   * Lays the buffers out for `total` positions: whole chunks, so that typing and generating re-lay them out
+   * once per chunk, not per token. Shrinks only when more than a chunk would stay unused, so a request that
+   * generates across a chunk boundary and is then truncated back does not re-lay out twice per keystroke.
+   */
+  private fit(total: number): void {
+    const { nLayer, nHead, headDim, maxPositions } = this.shape;
     const stride = Math.min(maxPositions, Math.ceil(total / this.chunk) * this.chunk);
-    this.buffers = Array.from({ length: 2 * this.shape.nLayer }, (_, i) => {
-      const grown = new Float32Array(nHead * stride * headDim);
-      const old = this.buffers[i];
-      if (old) {
-        for (let h = 0; h < nHead; h++) {
-          grown.set(old.subarray(h * this.stride * headDim, (h * this.stride + this.length) * headDim), h * stride * headDim);
-        }
-      }
-      return grown;
-    });
+    if (stride <= this.stride && stride >= this.stride - this.chunk) return;
+    const floats = nHead * stride * headDim;
+    if (this.buffers.length > 0 && this.buffers[0].length >= floats) {
+      for (const buffer of this.buffers) this.moveHeads(buffer, buffer, stride);
+    } else {
+      // Fresh memory costs a page fault per 4 KB page, several times the copy itself: grow by doubling,
+      // so a cache that grows to n positions allocates about log2(n / chunk) times, not n / chunk times.
+      const oldCapacity = this.buffers.length > 0 ? this.buffers[0].length / (nHead * headDim) : 0;
+      const capacity = Math.min(maxPositions, Math.max(stride, 2 * oldCapacity));
+      this.buffers = Array.from({ length: 2 * nLayer }, (_, i) => {
+        const grown = new Float32Array(nHead * capacity * headDim);
+        if (this.buffers[i]) this.moveHeads(this.buffers[i], grown, stride);
+        return grown;
+      });
+    }
     this.stride = stride;
+  }
+
+  /**
+   * Copies each head's `length` positions from the current layout into one with `stride` positions per head.
+   * In place, heads move right when growing and left when shrinking: order them so that no head is written
+   * over before it has moved (copyWithin itself handles a head overlapping its own old place).
+   */
+  private moveHeads(from: Float32Array, to: Float32Array, stride: number): void {
+    const { nHead, headDim } = this.shape;
+    const used = this.length * headDim;
+    if (used === 0) return;
+    for (let i = 0; i < nHead; i++) {
+      const h = stride > this.stride ? nHead - 1 - i : i;
+      const source = h * this.stride * headDim;
+      if (from === to) to.copyWithin(h * stride * headDim, source, source + used);
+      else to.set(from.subarray(source, source + used), h * stride * headDim);
+    }
   }
 }
