@@ -3,6 +3,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BenchOptions } from './benchOptions';
+import type { DecodeBudget } from './decodeBudget';
 import type { ReadBandwidth } from './readBandwidth';
 import type { ColdRequestResult } from './scenarios/coldRequest';
 import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
@@ -23,6 +24,8 @@ export interface BenchResults {
   bandwidth: ReadBandwidth;
   weightBytes: WeightBytes;
   floor: BandwidthFloor;
+  /** The decode step's unavoidable work alone, at the longest decode context. Absent in runs before 2026-11-25 11:30. */
+  budget?: DecodeBudget;
   targets: Target[];
 }
 

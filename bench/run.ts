@@ -5,10 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeModel, presetOptions } from '../scripts/make-model';
+import { configFromHfJson } from '../src/worker/gpt2/config';
 import { onnxFileName } from '../src/worker/gpt2/modelFolder';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { parseBenchOptions } from './benchOptions';
 import { BenchPrompts } from './prompts';
+import { measureDecodeBudget } from './decodeBudget';
 import { measureReadBandwidth } from './readBandwidth';
 import { renderChartSvg } from './report/chart';
 import { updateReadme } from './report/readme';
@@ -62,6 +64,9 @@ async function main(): Promise<void> {
     const decodeSpeed = await runDecodeSpeed(systems, (n) => prompts.tokenIds(n), { ...options.decode, log });
     const weightBytes = await weightBytesPerToken(path.join(REPO_ROOT, model.file));
     const floor = bandwidthFloor(bandwidth, weightBytes, model, options.decode.contexts);
+    const budgetContext = Math.max(...options.decode.contexts);
+    log(`  decode budget @${budgetContext}: the step's linears and attention alone`);
+    const budget = await measureDecodeBudget(configFromHfJson(hf), { dtype: options.dtype, threads: options.threads, context: budgetContext, repetitions: options.decode.tokens });
 
     const results: BenchResults = {
       date: new Date().toISOString(),
@@ -84,6 +89,7 @@ async function main(): Promise<void> {
       bandwidth,
       weightBytes,
       floor,
+      budget,
       targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor),
     };
 

@@ -42,6 +42,11 @@ export function formatTable(r: BenchResults): string {
     const isLongest = e.context === Math.max(...r.decodeSpeed.systems[ENGINE].map((p) => p.context));
     rows.push([`    at ${e.context} context`, cell(e.tokenMs.median), j ? cell(j.tokenMs.median) : 'n/a', j ? ratio(e.tokenMs.median / j.tokenMs.median) : '', isLongest ? verdict('engine decode') : '']);
     if (e.stepMs && e.sampleMs) rows.push(['      engine: model step + sampling', `${ms(e.stepMs.median)} + ${ms(e.sampleMs.median)}`]);
+    const b = r.budget?.context === e.context ? r.budget : undefined;
+    if (b) {
+      rows.push(['      ORT kernels alone: weight linears', cell(b.linearsMs.median)]);
+      rows.push([`      ... + attention over ${b.slots} cached slots`, cell(b.linearsAndAttentionMs.median)]);
+    }
   }
 
   const widths = rows[0].map((_, i) => Math.max(...rows.filter((row) => row.length > 1).map((row) => (row[i] ?? '').length)));
@@ -59,6 +64,7 @@ export function formatTable(r: BenchResults): string {
     `  read bandwidth: ONNX Runtime ReduceSum over ${mb(r.bandwidth.bytes)} fp32, ${r.bandwidth.threads} threads, fastest of ${bw.n} (median ${bw.median.toFixed(1)} GB/s)`,
     `  weights read per token: every initializer of the ONNX file, but only the current position's row of wpe (file total ${mb(r.weightBytes.allInitializers)})`,
     `  with one read of the fp32 KV cache added (reference only): ${kv}`,
+    ...(r.budget ? [`kernels alone: the step's linears (+ attention) in a graph of nothing else, same threads, median of ${r.budget.linearsMs.n} runs; the rest of the engine's step is everything else`] : []),
     `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}`,
   ].join('\n');
 }

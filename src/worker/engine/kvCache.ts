@@ -9,6 +9,9 @@
 // each step gets a compact copy of exactly `length` positions instead: correct, at one cache copy per step.
 import { Tensor } from 'onnxruntime-node';
 
+/** Positions per head are laid out in whole chunks of this many. */
+export const KV_CHUNK = 64;
+
 export interface CacheShape {
   nLayer: number;
   nHead: number;
@@ -24,7 +27,7 @@ export class KvCache {
   constructor(
     readonly shape: CacheShape,
     private readonly exactPast = false,
-    private readonly chunk = 64,
+    private readonly chunk = KV_CHUNK,
   ) {}
 
   get length(): number {

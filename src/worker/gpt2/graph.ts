@@ -28,7 +28,7 @@ type AttrValue = number | number[] | { float: number } | { string: string }; // 
 const float = (v: number) => ({ float: v });
 
 /** Collects nodes and initializers; every op returns the names of its fresh output tensors. */
-class GraphBuilder {
+export class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = [];
   readonly initializers: onnx.ITensorProto[] = [];
   private uid = 0;
@@ -76,13 +76,13 @@ class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
+export function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IValueInfoProto {
   const dim = dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
   return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }
 
 /** y = x @ W + b for a Conv1D weight W [K, N], in the precision of the graph. x: [B, S, K] -> [B, S, N]. */
-type LinearFn = (x: string, lin: Linear, K: number, N: number, name: string) => string;
+export type LinearFn = (x: string, lin: Linear, K: number, N: number, name: string) => string;
 
 function fp32Linear(g: GraphBuilder): LinearFn {
   return (x, lin, K, N, name) => {
@@ -130,8 +130,16 @@ function q4Linear(g: GraphBuilder): LinearFn {
   };
 }
 
+/** The block linears in the precision of the graph. */
+export function linearFor(g: GraphBuilder, dtype: Gpt2Dtype): LinearFn {
+  if (dtype === 'fp32') return fp32Linear(g);
+  if (dtype === 'q8') return q8Linear(g);
+  if (dtype === 'q4') return q4Linear(g);
+  throw new Error(`unknown dtype ${String(dtype)} (expected fp32, q8 or q4)`);
+}
+
 /** Token embedding (Gather) and the tied lm_head (x @ wte^T), both reading one stored table. */
-function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype) {
+export function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype) {
   const V = c.vocabSize, E = c.nEmbd;
   if (dtype === 'fp32') {
     const wte = g.f32('transformer.wte.weight', [V, E], w.wte);
@@ -240,8 +248,7 @@ export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): 
   if (w.h.length !== c.nLayer) throw new Error(`weights have ${w.h.length} blocks, config says nLayer=${c.nLayer}`);
   const E = c.nEmbd, H = c.nHead, D = headDim(c), eps = c.layerNormEpsilon;
   const g = new GraphBuilder();
-  const linear = dtype === 'fp32' ? fp32Linear(g) : dtype === 'q8' ? q8Linear(g) : dtype === 'q4' ? q4Linear(g) : null;
-  if (!linear) throw new Error(`unknown dtype ${String(dtype)} (expected fp32, q8 or q4)`);
+  const linear = linearFor(g, dtype);
 
   // Shared constants, referenced by name.
   g.i64('const.i0', [0], []);
@@ -282,13 +289,18 @@ export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): 
       outputs.push(valueInfo(`present.${l}.${kv}`, DT.FLOAT, ['batch_size', H, 'total_sequence_length', D]));
     }
   }
+  return encodeModel(g, `gpt2-${dtype}`, inputs, outputs);
+}
+
+/** ModelProto bytes of the collected graph; imports com.microsoft when a node uses it (MatMulNBits). */
+export function encodeModel(g: GraphBuilder, name: string, input: onnx.IValueInfoProto[], output: onnx.IValueInfoProto[]): Uint8Array {
   const opsetImport = [{ domain: '', version: 20 }];
-  if (dtype === 'q4') opsetImport.push({ domain: 'com.microsoft', version: 1 });
+  if (g.nodes.some((n) => n.domain === 'com.microsoft')) opsetImport.push({ domain: 'com.microsoft', version: 1 });
   const model = onnx.ModelProto.create({
     irVersion: 8,
     producerName: 'local-gpt2',
     opsetImport,
-    graph: { name: `gpt2-${dtype}`, node: g.nodes, initializer: g.initializers, input: inputs, output: outputs },
+    graph: { name, node: g.nodes, initializer: g.initializers, input, output },
   });
   return onnx.ModelProto.encode(model).finish();
 }
