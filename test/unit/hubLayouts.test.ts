@@ -93,6 +93,31 @@ describe('hub export layouts', function () {
     assert.deepEqual(graph.initializer!.map((t) => t.name).filter((name) => !read.has(name!)), [], 'no unused initializer (ORT warns)');
   });
 
+  it('a merged export computes logits for the last prompt position only, in both branches', async () => {
+    const lean = makeLeanGraph(mergedBytes);
+    assert.equal(lean.lastLogitsOnly, true);
+    const session = await InferenceSession.create(lean.bytes, { intraOpNumThreads: 1 });
+    try {
+      const logitsDims: number[][] = [];
+      const spy = { inputNames: session.inputNames, run: async (...args: Parameters<InferenceSession['run']>) => {
+        const out = await session.run(...args);
+        logitsDims.push([...out.logits.dims]);
+        return out;
+      } } as unknown as InferenceSession;
+      const { nLayer, nHead, nEmbd, contextLength, vocabSize } = ours.info;
+      const decoder = new Gpt2Decoder(spy, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, lean.lastLogitsOnly);
+      const ids = Array.from({ length: 30 }, (_, i) => (i * 7919) % 50257);
+      const got = await decoder.prefill(ids.slice(0, 20)); // the no-past branch
+      ours.decoder.reset();
+      assert.ok(maxAbsDiff(got!.logits, (await ours.decoder.prefill(ids.slice(0, 20)))!.logits) < 1e-4);
+      const more = await decoder.prefill(ids); // the with-past branch, 10 new tokens
+      assert.ok(maxAbsDiff(more!.logits, (await ours.decoder.prefill(ids))!.logits) < 1e-4);
+      assert.deepEqual(logitsDims, [[1, 1, vocabSize], [1, 1, vocabSize]]);
+    } finally {
+      await session.release();
+    }
+  });
+
   it('reads the inputs a model declares and refuses the ones it cannot feed, by name', () => {
     const past = ['past_key_values.0.key', 'past_key_values.0.value'];
     assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'position_ids', ...past]), { positionIds: true, useCacheBranch: false });

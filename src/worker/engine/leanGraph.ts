@@ -131,19 +131,26 @@ function valueInfo(name: string, like: onnx.IValueInfoProto): onnx.IValueInfoPro
 /**
  * Inserts h[:, -1:, :] after the final LayerNormalization (ln_f), so the lm_head runs on one position:
  * a 512-token prefill otherwise spends ~20 GFLOP and a 100 MB output copy on logits nobody reads.
+ * Optimum merged exports keep the network inside an If on use_cache_branch; then each branch gets the slice,
+ * or neither does (both must give logits of the same shape).
  */
 function sliceBeforeLmHead(graph: onnx.IGraphProto): boolean {
-  const nodes = graph.node!;
-  const lnF = [...nodes].reverse().find((n) => n.opType === 'LayerNormalization');
-  if (!lnF) return false;
-  const hidden = lnF.output![0];
-  const sliced = `${hidden}_last`;
-  for (const n of nodes) n.input = n.input!.map((i) => (i === hidden ? sliced : i));
+  const branching = graph.node!.find((n) => n.opType === 'If' && n.output!.includes('logits'));
+  const bodies = branching ? branching.attribute!.flatMap((a) => (a.g ? [a.g] : [])) : [graph];
+  const lnFs = bodies.map((body) => [...body.node!].reverse().find((n) => n.opType === 'LayerNormalization'));
+  if (lnFs.length === 0 || lnFs.some((n) => !n)) return false;
+  // Constants live in the main graph; If branches read them from the outer scope.
   graph.initializer!.push(
     onnx.TensorProto.create({ name: 'lean_last_start', dataType: INT64, dims: [1], int64Data: [-1] }),
     onnx.TensorProto.create({ name: 'lean_axis1', dataType: INT64, dims: [1], int64Data: [1] }),
   );
-  const slice = onnx.NodeProto.create({ opType: 'Slice', input: [hidden, 'lean_last_start', 'lean_big', 'lean_axis1'], output: [sliced], name: 'lean_slice_last' });
-  nodes.splice(nodes.indexOf(lnF) + 1, 0, slice);
+  bodies.forEach((body, i) => {
+    const nodes = body.node!;
+    const hidden = lnFs[i]!.output![0];
+    const sliced = `${hidden}_last`;
+    for (const n of nodes) n.input = n.input!.map((input) => (input === hidden ? sliced : input));
+    const slice = onnx.NodeProto.create({ opType: 'Slice', input: [hidden, 'lean_last_start', 'lean_big', 'lean_axis1'], output: [sliced], name: `lean_slice_last_${i}` });
+    nodes.splice(nodes.indexOf(lnFs[i]!) + 1, 0, slice);
+  });
   return true;
 }
