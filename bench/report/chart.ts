@@ -133,6 +133,14 @@ function decodePanel(parts: string[], r: BenchResults): void {
     });
     parts.push(text(left + g * group + group / 2, PANEL.top + PANEL.height + 20, `${context} tokens of context`, 'class="tick" text-anchor="middle"'));
   });
+  const budget = r.budget && contexts.includes(r.budget.context) ? r.budget : undefined;
+  if (budget) {
+    // What ORT's kernels alone take for the step's linears and attention, across the engine's bar.
+    const x = left + contexts.indexOf(budget.context) * group + 30;
+    const v = budget.linearsAndAttentionMs.median;
+    parts.push(`<line x1="${x - 6}" x2="${x + 56}" y1="${y(v)}" y2="${y(v)}" class="budget"/>`);
+    parts.push(text(x - 8, y(v) - 13, 'kernels', 'class="tiny" text-anchor="end"'), text(x - 8, y(v) - 2, `alone ${(v / floor).toFixed(1)}x`, 'class="tiny" text-anchor="end"'));
+  }
   for (const [multiple, label] of [[1, 'floor'], [2, '2x floor']] as const) {
     const v = multiple * floor;
     parts.push(`<line x1="${left}" x2="${left + PANEL.width}" y1="${y(v)}" y2="${y(v)}" class="floor"/>`);
@@ -164,6 +172,7 @@ export function renderChartSvg(r: BenchResults): string {
   .whisker { stroke: #111827; stroke-width: 1.5 }
   .median { stroke-width: 1.5; stroke-dasharray: 6 4; opacity: 0.8 }
   .floor { stroke: #111827; stroke-width: 1.2; stroke-dasharray: 5 4 }
+  .budget { stroke: #111827; stroke-width: 2.5 }
 </style>
 <rect width="100%" height="100%" fill="white"/>
 ${text(20, 30, title, 'class="title"')}

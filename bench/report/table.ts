@@ -44,8 +44,8 @@ export function formatTable(r: BenchResults): string {
     if (e.stepMs && e.sampleMs) rows.push(['      engine: model step + sampling', `${ms(e.stepMs.median)} + ${ms(e.sampleMs.median)}`]);
     const b = r.budget?.context === e.context ? r.budget : undefined;
     if (b) {
-      rows.push(['      ORT kernels alone: weight linears', cell(b.linearsMs.median)]);
-      rows.push([`      ... + attention over ${b.slots} cached slots`, cell(b.linearsAndAttentionMs.median)]);
+      rows.push(['      kernels alone: linears', cell(b.linearsMs.median)]);
+      rows.push([`      ... + attention (${b.slots} slots)`, cell(b.linearsAndAttentionMs.median)]);
     }
   }
 
@@ -64,7 +64,7 @@ export function formatTable(r: BenchResults): string {
     `  read bandwidth: ONNX Runtime ReduceSum over ${mb(r.bandwidth.bytes)} fp32, ${r.bandwidth.threads} threads, fastest of ${bw.n} (median ${bw.median.toFixed(1)} GB/s)`,
     `  weights read per token: every initializer of the ONNX file, but only the current position's row of wpe (file total ${mb(r.weightBytes.allInitializers)})`,
     `  with one read of the fp32 KV cache added (reference only): ${kv}`,
-    ...(r.budget ? [`kernels alone: the step's linears (+ attention) in a graph of nothing else, same threads, median of ${r.budget.linearsMs.n} runs; the rest of the engine's step is everything else`] : []),
+    ...(r.budget ? [`kernels alone: the step's weight linears (+ attention over the cache as the engine lays it out) in a graph of nothing else, same threads, median of ${r.budget.linearsMs.n} runs`] : []),
     `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}`,
   ].join('\n');
 }
