@@ -9,8 +9,9 @@
 //
 // Both read far more than any CPU cache holds (the weights alone are ~125 MB for q8), so every run streams
 // from RAM as a real step does. Random weights: the kernels' speed does not depend on the values.
+import { onnx } from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { KV_CHUNK } from '../src/worker/engine/kvCache';
+import { slotsFor } from '../src/worker/engine/kvCache';
 import { headDim, type Gpt2Config } from '../src/worker/gpt2/config';
 import { embeddings, encodeModel, GraphBuilder, linearFor, valueInfo } from '../src/worker/gpt2/graph';
 import { randomWeights, type Gpt2Weights } from '../src/worker/gpt2/weights';
@@ -25,8 +26,7 @@ export interface DecodeBudget {
   linearsAndAttentionMs: Summary;
 }
 
-const FLOAT = 1; // onnx.TensorProto.DataType
-const INT64 = 7;
+const { FLOAT, INT64 } = onnx.TensorProto.DataType;
 
 /** [1, 1, E] row -> every linear of every block, and the lm_head; with `slots`, attention over a cache too. */
 function skeletonOnnx(w: Gpt2Weights, c: Gpt2Config, dtype: Dtype, slots: number | undefined): Uint8Array {
@@ -87,7 +87,7 @@ async function timeRuns(session: InferenceSession, feeds: Record<string, Tensor>
 }
 
 export async function measureDecodeBudget(c: Gpt2Config, options: { dtype: Dtype; threads: number; context: number; repetitions: number }): Promise<DecodeBudget> {
-  const slots = Math.min(c.nPositions, Math.ceil((options.context + 1) / KV_CHUNK) * KV_CHUNK); // the cache's layout for context + 1 tokens
+  const slots = slotsFor(options.context + 1, c.nPositions); // the cache's layout for a step after `context` tokens
   const weights = randomWeights(c, 1);
   const sessionOptions: InferenceSession.SessionOptions = { intraOpNumThreads: options.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
   const result: Partial<DecodeBudget> = { context: options.context, slots };

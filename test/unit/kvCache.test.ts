@@ -32,7 +32,7 @@ function expectPastHoldsEveryToken(cache: KvCache): Tensor {
   for (const [kind, name] of ['key', 'value'].entries()) {
     const past = feeds[`past_key_values.0.${name}`];
     const slots = past.dims[2];
-    assert.equal(past.dims[2], cache.slotsPerHead);
+    assert.equal(slots, cache.slotsPerHead);
     const data = past.data as Float32Array;
     for (let h = 0; h < shape.nHead; h++) {
       for (let p = 0; p < cache.length; p++) {

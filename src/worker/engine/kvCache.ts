@@ -10,7 +10,12 @@
 import { Tensor } from 'onnxruntime-node';
 
 /** Positions per head are laid out in whole chunks of this many. */
-export const KV_CHUNK = 64;
+const KV_CHUNK = 64;
+
+/** Slots per head the cache lays out for `positions` tokens: whole chunks, at most the model's window. */
+export function slotsFor(positions: number, maxPositions: number, chunk = KV_CHUNK): number {
+  return Math.min(maxPositions, Math.ceil(positions / chunk) * chunk);
+}
 
 export interface CacheShape {
   nLayer: number;
@@ -120,7 +125,7 @@ export class KvCache {
    */
   private fit(total: number): void {
     const { nLayer, nHead, headDim, maxPositions } = this.shape;
-    const stride = Math.min(maxPositions, Math.ceil(total / this.chunk) * this.chunk);
+    const stride = slotsFor(total, maxPositions, this.chunk);
     if (stride <= this.stride && stride >= this.stride - this.chunk) return;
     const floats = nHead * stride * headDim;
     if (this.buffers.length > 0 && this.buffers[0].length >= floats) {

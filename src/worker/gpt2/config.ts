@@ -11,7 +11,6 @@ export interface Gpt2Config {
   layerNormEpsilon: number;
 }
 
-
 export function headDim(c: Gpt2Config): number {
   return c.nEmbd / c.nHead;
 }
