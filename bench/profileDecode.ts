@@ -15,7 +15,7 @@ import { makeModel, presetOptions } from '../scripts/make-model';
 import type { Dtype } from '../src/protocol';
 import { Gpt2Decoder } from '../src/worker/engine/decoder';
 import { makeLeanGraph } from '../src/worker/engine/leanGraph';
-import { onnxFileName } from '../src/worker/gpt2/modelFolder';
+import { onnxFileName } from '../src/worker/onnxFiles';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { BenchPrompts } from './prompts';
 import { median } from './stats';

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { makeModel, presetOptions } from '../scripts/make-model';
 import { configFromHfJson } from '../src/worker/gpt2/config';
-import { onnxFileName } from '../src/worker/gpt2/modelFolder';
+import { onnxFileName } from '../src/worker/onnxFiles';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { parseBenchOptions } from './benchOptions';
 import { BenchPrompts } from './prompts';

@@ -7,7 +7,7 @@ import * as ort from 'onnxruntime-node';
 import { configFromHfJson, type Gpt2Config } from '../../src/worker/gpt2/config';
 import { buildGpt2Onnx, type Gpt2Dtype } from '../../src/worker/gpt2/graph';
 import { dequantizedWeights } from '../../src/worker/gpt2/quantize';
-import { onnxFileName } from '../../src/worker/gpt2/modelFolder';
+import { onnxFileName } from '../../src/worker/onnxFiles';
 import { weightsFromSafetensors, weightsToSafetensors } from '../../src/worker/gpt2/safetensors';
 import { randomWeights, type Gpt2Weights } from '../../src/worker/gpt2/weights';
 import { forward } from '../oracle/gpt2Reference';

@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { GENERATOR_DEPENDENCIES, makeModel, parseCli, REPO_ROOT, type MakeModelOptions } from '../../scripts/make-model';
 import { configFromHfJson, type Gpt2Config } from '../../src/worker/gpt2/config';
-import { onnxFileName, writeFileAtomic } from '../../src/worker/gpt2/modelFolder';
+import { writeFileAtomic } from '../../src/worker/gpt2/modelFolder';
+import { onnxFileName } from '../../src/worker/onnxFiles';
 import { weightsToSafetensors } from '../../src/worker/gpt2/safetensors';
 import { randomWeights } from '../../src/worker/gpt2/weights';
 

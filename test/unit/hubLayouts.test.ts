@@ -11,7 +11,7 @@ import { InferenceSession } from 'onnxruntime-node';
 import { Gpt2Decoder, type TokenDecoder } from '../../src/worker/engine/decoder';
 import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
 import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
-import { onnxFileName } from '../../src/worker/gpt2/modelFolder';
+import { onnxFileName } from '../../src/worker/onnxFiles';
 import { modelInputsOf } from '../../src/worker/engine/modelInputs';
 import { mulberry32 } from '../../src/worker/rng';
 import { toOptimumMergedLayout } from '../support/optimumMergedLayout';

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import type { Device, Dtype, ModelInfo } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { configFromHfJson, headDim, type Gpt2Config } from '../gpt2/config';
-import { onnxFileName } from '../gpt2/modelFolder';
+import { onnxFileName } from '../onnxFiles';
 import { Gpt2Decoder } from './decoder';
 import { makeLeanGraph } from './leanGraph';
 import { createSession } from './session';

@@ -3,16 +3,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { END_OF_TEXT } from '../../protocol';
+import { onnxFileName } from '../onnxFiles';
 import { configToHfJson, type Gpt2Config } from './config';
 import { buildGpt2Onnx, type Gpt2Dtype } from './graph';
 import { weightsToSafetensors } from './safetensors';
 import type { TokenizerFiles } from './tokenizerFiles';
 import type { Gpt2Weights } from './weights';
 
-/** transformers.js file-name suffix per dtype: onnx/decoder_model_merged{suffix}.onnx */
-export const DTYPE_SUFFIX: Record<Gpt2Dtype, string> = { fp32: '', q8: '_quantized', q4: '_q4' };
-
-export const onnxFileName = (dtype: Gpt2Dtype): string => `onnx/decoder_model_merged${DTYPE_SUFFIX[dtype]}.onnx`;
 
 export interface ModelFolderContents {
   config: Gpt2Config;

@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { isHubModelId } from '../../core/modelId';
 import type { Dtype, ModelSource } from '../../protocol';
 import { EngineError } from '../errors';
-import { onnxFileName } from '../gpt2/modelFolder';
+import { onnxFileName } from '../onnxFiles';
 import { downloadFile, type DownloadedFile } from './download';
 
 export interface StoreHooks {
