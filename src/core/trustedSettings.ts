@@ -1,6 +1,7 @@
 // In an untrusted workspace, a repository's .vscode/settings.json must not choose what the extension
-// downloads or which folder it loads native-code-adjacent model files from. For those keys only the
-// user's own (global) value counts; everything else is read as usual.
+// downloads or which folder it loads native-code-adjacent model files from, nor how hard it works the
+// machine (threads, how often it runs the model). For those keys only the user's own (global) value
+// counts; everything else is read as usual.
 
 /** What `WorkspaceConfiguration.inspect(key)` returns, reduced to the layers that matter here. */
 export interface SettingLayers {
@@ -10,8 +11,8 @@ export interface SettingLayers {
   workspaceFolderValue?: unknown;
 }
 
-/** Settings that pick the model source; package.json lists the same keys under restrictedConfigurations. */
-export const RESTRICTED_SETTINGS = ['model', 'revision', 'hubUrl', 'localModelPath', 'dtype', 'device'] as const;
+/** Settings that pick the model source or its CPU use; package.json lists the same keys under restrictedConfigurations. */
+export const RESTRICTED_SETTINGS = ['model', 'revision', 'hubUrl', 'localModelPath', 'dtype', 'device', 'threads', 'debounceMs'] as const;
 
 export function effectiveSettings(layers: Record<string, SettingLayers>, trusted: boolean): Record<string, unknown> {
   const raw: Record<string, unknown> = {};

@@ -19,6 +19,19 @@ describe('settings in untrusted workspaces', () => {
     assert.equal(raw.topK, 5, 'sampling settings still follow the workspace');
   });
 
+  it('ignores workspace values of the resource settings (threads, debounce), keeps the user\'s own', () => {
+    const resources = {
+      threads: { defaultValue: 0, globalValue: 2, workspaceValue: 64 },
+      debounceMs: { defaultValue: 200, workspaceFolderValue: 0 },
+    };
+    const untrusted = effectiveSettings(resources, false);
+    assert.equal(untrusted.threads, 2);
+    assert.equal(untrusted.debounceMs, 200);
+    const trusted = effectiveSettings(resources, true);
+    assert.equal(trusted.threads, 64);
+    assert.equal(trusted.debounceMs, 0);
+  });
+
   it('uses every layer once the workspace is trusted', () => {
     const raw = effectiveSettings(layers, true);
     assert.equal(raw.model, 'evil/model');
@@ -28,7 +41,7 @@ describe('settings in untrusted workspaces', () => {
 
   it('matches the restrictedConfigurations declared in package.json', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, '../../package.json'), 'utf8'));
-    const declared = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations.map((k: string) => k.replace('localGpt2.', ''));
-    assert.deepEqual([...declared].sort(), [...RESTRICTED_SETTINGS].sort());
+    const declared: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+    assert.deepEqual([...declared].sort(), RESTRICTED_SETTINGS.map((key) => `localGpt2.${key}`).sort());
   });
 });
