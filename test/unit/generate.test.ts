@@ -3,7 +3,8 @@ import * as assert from 'node:assert/strict';
 import { END_OF_TEXT, type GenerateOptions } from '../../src/protocol';
 import type { TokenDecoder } from '../../src/worker/engine/decoder';
 import { generate } from '../../src/worker/engine/generate';
-import type { TextCodec } from '../../src/worker/engine/tokenizer';
+import { loadTokenizer, type TextCodec } from '../../src/worker/engine/tokenizer';
+import { tinyModelDir } from '../support/tinyModel';
 
 const VOCAB = 50257;
 const CHARS = 'abcdefghijklmnopqrstuvwxyz\n '; // token id i < CHARS.length decodes to CHARS[i]
@@ -45,6 +46,18 @@ function scriptedDecoder(script: number[]): TokenDecoder & { steps: number } {
       return logitsFor(++position);
     },
   };
+}
+
+/** The first token is `first` or <|endoftext|>, equally likely under top-k 2; every later one is <|endoftext|>. */
+function eosOrDecoder(first: number): TokenDecoder {
+  const decoder = scriptedDecoder([first, END_OF_TEXT]);
+  const prefill = decoder.prefill.bind(decoder);
+  decoder.prefill = async (p, c) => {
+    const result = await prefill(p, c);
+    result!.logits[END_OF_TEXT] = 10;
+    return result;
+  };
+  return decoder;
 }
 
 const ids = (text: string) => [...text].map((c) => CHARS.indexOf(c));
@@ -112,6 +125,31 @@ describe('generate (sampling loop)', () => {
     const result = await generate(scriptedDecoder(ids('xyz')), codec, options({ samples: 3, maxNewTokens: 3 }), noHooks);
     assert.deepEqual(result.texts, ['xyz', 'xyz', 'xyz']);
     assert.equal(result.newTokens, 9);
+  });
+
+  it('<|endoftext|> as the first token gives that sample an empty text and keeps the other samples', async () => {
+    // The real tokenizer, because it is the one that refuses to decode no tokens at all.
+    const real = await loadTokenizer(await tinyModelDir());
+    const hello = real.encode('hello');
+    assert.equal(hello.length, 1);
+    const sampling = { topK: 2, topP: 1, temperature: 1, seed: 7 };
+    const result = await generate(eosOrDecoder(hello[0]), real, options({ samples: 8, sampling }), noHooks);
+    assert.equal(result.texts.length, 8);
+    assert.deepEqual(result.stopReasons, Array(8).fill('eos'));
+    assert.ok(result.texts.includes(''), 'some sample drew <|endoftext|> first');
+    assert.ok(result.texts.includes('hello'), 'some sample drew "hello" first');
+    assert.deepEqual(new Set(result.texts), new Set(['', 'hello']));
+    assert.equal(result.newTokens, result.texts.filter((t) => t === 'hello').length);
+  });
+
+  it('<|endoftext|> as the first token of a single sample completes with an empty text', async () => {
+    const real = await loadTokenizer(await tinyModelDir());
+    const streamed: string[] = [];
+    const result = await generate(scriptedDecoder([END_OF_TEXT]), real, options(), { isCancelled: () => false, onText: (_s, t) => streamed.push(t) });
+    assert.deepEqual(result.texts, ['']);
+    assert.deepEqual(result.stopReasons, ['eos']);
+    assert.equal(result.newTokens, 0);
+    assert.deepEqual(streamed, []);
   });
 
   it('an empty prompt starts from <|endoftext|>, as GPT-2 samples unconditionally', async () => {

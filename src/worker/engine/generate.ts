@@ -87,7 +87,12 @@ async function sampleOne(
     if (ids.length === options.maxNewTokens || decoder.cache.length + 1 >= decoder.shape.maxPositions) break;
     logits = await decoder.forward([token]);
   }
-  return { text: withoutPartialCharacter(codec.decode(ids)), stopReason, tokens: ids.length };
+  return { text: withoutPartialCharacter(decodeTokens(codec, ids)), stopReason, tokens: ids.length };
+}
+
+/** transformers.js refuses to decode no tokens, which is what a sample that draws <|endoftext|> first has. */
+function decodeTokens(codec: TextCodec, ids: readonly number[]): string {
+  return ids.length === 0 ? '' : codec.decode(ids);
 }
 
 /** A byte-level BPE token can end inside a UTF-8 sequence; hold that back until the next token completes it. */
