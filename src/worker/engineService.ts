@@ -13,14 +13,21 @@ export class EngineService {
   private modelKey?: string;
   private queue: Promise<void> = Promise.resolve();
   private readonly cancelled = new Set<number>();
+  /** Ids enqueued and not yet finished: a cancel for any other id has nothing to stop and is dropped. */
+  private readonly unfinished = new Set<number>();
   private readonly downloads = new Map<number, AbortController>();
 
   constructor(private readonly post: (message: WorkerToHost) => void) {}
 
+  /** How many cancels are remembered for requests that have not finished yet (tests watch it stay bounded). */
+  get pendingCancels(): number {
+    return this.cancelled.size;
+  }
+
   handle(message: HostToWorker): void {
     switch (message.type) {
       case 'cancel':
-        this.cancelled.add(message.id);
+        if (this.unfinished.has(message.id)) this.cancelled.add(message.id);
         this.downloads.get(message.id)?.abort();
         return;
       case 'load':
@@ -38,6 +45,7 @@ export class EngineService {
   }
 
   private enqueue(id: number, job: () => Promise<void>): void {
+    this.unfinished.add(id);
     this.queue = this.queue.then(async () => {
       try {
         await job();
@@ -45,6 +53,7 @@ export class EngineService {
         const code = error instanceof EngineError ? error.code : 'runtime';
         this.post({ type: 'error', id, code, message: errorMessage(error) });
       } finally {
+        this.unfinished.delete(id);
         this.cancelled.delete(id);
       }
     });
