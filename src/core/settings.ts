@@ -2,7 +2,7 @@
 // downstream (host, pipeline, worker options) trusts a Settings object and never re-validates.
 
 import type { Device, Dtype } from '../protocol';
-import { isHubModelId } from './modelId';
+import { isHubModelId, isRevision } from './modelId';
 import {
   booleanField,
   enumField,
@@ -54,14 +54,13 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
 });
 
 const GPT2_VOCAB_SIZE = 50257;
-const REVISION = /^[\w.-]+(\/[\w.-]+)*$/;
 
 function rejectModelId(id: string): string | undefined {
   return isHubModelId(id) ? undefined : 'is not a model id like "owner/name"';
 }
 
 function rejectRevision(revision: string): string | undefined {
-  return REVISION.test(revision) && !revision.includes('..') ? undefined : 'is not a branch, tag or commit name';
+  return isRevision(revision) ? undefined : 'is not a branch, tag or commit name';
 }
 
 /**

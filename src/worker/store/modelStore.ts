@@ -3,10 +3,10 @@
 // manifest of verified sizes and checksums: a file counts as present only when the manifest vouches for it.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { isHubModelId } from '../../core/modelId';
 import type { Dtype, ModelSource } from '../../protocol';
 import { EngineError } from '../errors';
 import { onnxFileName } from '../onnxFiles';
+import { snapshotFolder } from './cacheFolder';
 import { downloadFile, type DownloadedFile } from './download';
 
 export interface StoreHooks {
@@ -31,14 +31,11 @@ export function hubFileUrl(hubUrl: string, modelId: string, revision: string, fi
   return `${hubUrl.replace(/\/+$/, '')}/${modelId}/resolve/${encodeURIComponent(revision)}/${file}`;
 }
 
-export function snapshotFolder(cacheDir: string, modelId: string, revision: string): string {
-  return path.join(cacheDir, 'models', `models--${modelId.replace('/', '--')}`, revision.replace(/[^\w.-]/g, '_'));
-}
+export { snapshotFolder };
 
 export async function resolveModel(source: ModelSource, dtype: Dtype, hooks: StoreHooks = {}): Promise<ResolvedModel> {
   if (source.kind === 'folder') return { folder: await existingFolder(source.path), name: source.path, downloaded: [] };
   const { modelId, revision, hubUrl, cacheDir, offline } = source;
-  if (!isHubModelId(modelId)) throw new EngineError('bad-request', `"${modelId}" is not a Hugging Face model id (owner/name)`);
   const folder = snapshotFolder(cacheDir, modelId, revision);
   const manifest = await readManifest(folder);
   const missing: string[] = [];
