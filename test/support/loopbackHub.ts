@@ -1,4 +1,5 @@
 // A hub-shaped HTTP server on 127.0.0.1 for tests: serves a model folder at /{model}/resolve/{revision}/{file},
+// and its file listing at /api/models/{model}/revision/{revision} (Hugging Face's JSON: `sha`, `siblings`),
 // like huggingface.co: small files answer directly (ETag = git blob sha1); LFS files (weights) answer 302
 // to a CDN path, with their size and sha256 only on that redirect (x-linked-size, x-linked-etag), and the
 // CDN serves the bytes with Range support. Faults switch on where the bytes are served.
@@ -18,8 +19,8 @@ export interface HubRequest {
   method: string;
   file: string;
   range?: string;
-  /** 'resolve': the hub URL (bytes of small files, a redirect for LFS files); 'cdn': LFS bytes after the redirect */
-  step: 'resolve' | 'cdn';
+  /** 'resolve': the hub URL (bytes of small files, a redirect for LFS files); 'cdn': LFS bytes after the redirect; 'api': the listing */
+  step: 'resolve' | 'cdn' | 'api';
 }
 
 const LFS_FILE = /\.(onnx|onnx_data|safetensors|bin)$/;
@@ -28,6 +29,8 @@ export class LoopbackHub {
   readonly requests: HubRequest[] = [];
   /** Faults to inject, per file name; each is used once, then the file is served correctly. */
   readonly faults = new Map<string, Fault[]>();
+  /** false: a plain mirror that serves files but has no /api/models endpoint (it answers 404). */
+  api = true;
   private server?: Server;
   private readonly sha256 = new Map<string, string>();
 
@@ -64,8 +67,20 @@ export class LoopbackHub {
     return hash;
   }
 
+  private list(model: string, revision: string, req: IncomingMessage, res: ServerResponse): void {
+    this.requests.push({ method: req.method ?? 'GET', file: '', step: 'api' });
+    const folder = revision === 'main' ? this.models[model] : undefined;
+    if (!this.api || !folder) return void res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"Repository not found"}');
+    const files = (fs.readdirSync(folder, { recursive: true }) as string[]).filter((f) => fs.statSync(path.join(folder, f)).isFile());
+    const siblings = files.map((f) => ({ rfilename: f.split(path.sep).join('/') })).sort((a, b) => a.rfilename.localeCompare(b.rfilename));
+    const sha = createHash('sha1').update(JSON.stringify(siblings)).digest('hex');
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: model, modelId: model, sha, siblings }));
+  }
+
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const url = decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname);
+    const api = /^\/api\/models\/(.+)\/revision\/([^/]+)$/.exec(url);
+    if (api) return this.list(api[1], api[2], req, res);
     const match = /^\/(.+?)\/(resolve|cdn)\/([^/]+)\/(.+)$/.exec(url);
     const [model, step, revision, file] = match ? [match[1], match[2] as HubRequest['step'], match[3], match[4]] : ['', 'resolve' as const, '', url];
     const folder = revision === 'main' ? this.models[model] : undefined; // one revision: main

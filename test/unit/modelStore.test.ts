@@ -6,12 +6,14 @@ import * as path from 'node:path';
 import type { ModelSource } from '../../src/protocol';
 import { loadModel } from '../../src/worker/engine/loadModel';
 import { downloadFile } from '../../src/worker/store/download';
-import { filesFor, resolveModel, snapshotFolder } from '../../src/worker/store/modelStore';
+import { resolveModel, snapshotFolder } from '../../src/worker/store/modelStore';
+import { BASE_FILES } from '../../src/worker/onnxFiles';
 import { LoopbackHub } from '../support/loopbackHub';
 import { tinyModelDir } from '../support/tinyModel';
 
 const MODEL = 'local/tiny-gpt2';
 const ONNX = 'onnx/decoder_model_merged.onnx';
+const FP32_FILES = [...BASE_FILES, ONNX];
 
 describe('model store (loopback hub)', function () {
   this.timeout(60_000);
@@ -44,12 +46,12 @@ describe('model store (loopback hub)', function () {
   it('downloads with progress, caches, and a second resolve makes no request', async () => {
     const progress: { file: string; loaded: number; total: number }[] = [];
     const first = await resolveModel(source(), 'fp32', { onProgress: (file, loaded, total) => progress.push({ file, loaded, total }) });
-    assert.deepEqual(first.downloaded, filesFor('fp32'));
+    assert.deepEqual(first.downloaded, FP32_FILES);
     const onnxSize = fs.statSync(path.join(tiny, ONNX)).size;
     const last = progress.filter((p) => p.file === ONNX).at(-1)!;
     assert.deepEqual([last.loaded, last.total], [onnxSize, onnxSize]);
     assert.ok(progress.filter((p) => p.file === ONNX).length > 1, 'progress came in several steps');
-    for (const file of filesFor('fp32')) assert.deepEqual(fs.readFileSync(path.join(first.folder, file)), fs.readFileSync(path.join(tiny, file)));
+    for (const file of FP32_FILES) assert.deepEqual(fs.readFileSync(path.join(first.folder, file)), fs.readFileSync(path.join(tiny, file)));
     assert.ok(first.folder.startsWith(cacheDir));
 
     hub.requests.length = 0;

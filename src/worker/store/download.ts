@@ -18,6 +18,9 @@ export interface DownloadOptions {
   onProgress?(loaded: number, total: number): void;
 }
 
+/** The server has no such file (404): for an ONNX file name, the store then tries the next candidate. */
+export class NotFoundError extends EngineError {}
+
 export interface DownloadedFile {
   size: number;
   sha256: string;
@@ -77,7 +80,7 @@ interface Announced {
 
 const MAX_REDIRECTS = 5;
 
-async function fetchFollowingRedirects(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ response: Response; announced: Announced }> {
+export async function fetchFollowingRedirects(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<{ response: Response; announced: Announced }> {
   const announced: Announced = { linkedSize: null, linkedEtag: null };
   for (let hop = 0; ; hop++) {
     const response = await fetch(url, { headers, signal, redirect: 'manual' });
@@ -134,7 +137,7 @@ function contentRangeStart(response: Response): number {
 
 function httpError(url: string, dest: string, status: number): EngineError {
   const name = path.basename(dest);
-  if (status === 404) return new EngineError('model-files', `${name}: not found at ${url} (404). Check the model id, revision and dtype.`);
+  if (status === 404) return new NotFoundError('model-files', `${name}: not found at ${url} (404). Check the model id, revision and dtype.`);
   if (status === 401 || status === 403) return new EngineError('download', `${name}: access denied at ${url} (${status}). Gated or private models are not supported.`);
   return new EngineError('download', `${name}: the server answered ${status} for ${url}`);
 }

@@ -1,13 +1,17 @@
 // Resolves a model source to a local folder holding verified files. Hub models are downloaded into the
 // cache folder the host gives (VS Code's global storage), one folder per model id and revision, with a
 // manifest of verified sizes and checksums: a file counts as present only when the manifest vouches for it.
+// Which ONNX file to fetch depends on the repository (Xenova/* have the merged decoder, onnx-community/* only
+// onnx/model*.onnx), so the store asks the hub for the file listing first.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Dtype, ModelSource } from '../../protocol';
 import { EngineError } from '../errors';
-import { onnxFileName } from '../onnxFiles';
+import { BASE_FILES, onnxCandidates } from '../onnxFiles';
 import { snapshotFolder } from './cacheFolder';
-import { downloadFile, type DownloadedFile } from './download';
+import { downloadFile, NotFoundError, type DownloadedFile } from './download';
+import { listingUrl, listRepoFiles } from './listing';
+import { isVerified, readManifest, updateManifest, type Manifest } from './manifest';
 
 export interface StoreHooks {
   signal?: AbortSignal;
@@ -21,11 +25,7 @@ export interface ResolvedModel {
   downloaded: string[]; // files fetched by this call (empty when everything was cached)
 }
 
-const MANIFEST = 'local-gpt2-manifest.json';
-
-export function filesFor(dtype: Dtype): string[] {
-  return ['config.json', 'tokenizer.json', 'tokenizer_config.json', onnxFileName(dtype)];
-}
+type HubSource = Extract<ModelSource, { kind: 'hub' }>;
 
 export function hubFileUrl(hubUrl: string, modelId: string, revision: string, file: string): string {
   return `${hubUrl.replace(/\/+$/, '')}/${modelId}/resolve/${encodeURIComponent(revision)}/${file}`;
@@ -35,20 +35,75 @@ export { snapshotFolder };
 
 export async function resolveModel(source: ModelSource, dtype: Dtype, hooks: StoreHooks = {}): Promise<ResolvedModel> {
   if (source.kind === 'folder') return { folder: await existingFolder(source.path), name: source.path, downloaded: [] };
-  const { modelId, revision, hubUrl, cacheDir, offline } = source;
-  const folder = snapshotFolder(cacheDir, modelId, revision);
-  const manifest = await readManifest(folder);
+  const folder = snapshotFolder(source.cacheDir, source.modelId, source.revision);
+  const missing = await missingFiles(folder, dtype, await readManifest(folder));
+  if (missing.length === 0) return { folder, name: source.modelId, downloaded: [] };
+  if (source.offline) throw new EngineError('offline', `${repoName(source)} is not fully downloaded (missing ${missing.join(', ')}) and offline mode is on`);
+  return { folder, name: source.modelId, downloaded: await downloadModel(source, dtype, folder, hooks) };
+}
+
+/** What the cache lacks for `dtype`; when no export is cached, its candidate names, as one entry. */
+async function missingFiles(folder: string, dtype: Dtype, manifest: Manifest): Promise<string[]> {
+  const onnx = await cachedExport(folder, dtype, manifest);
   const missing: string[] = [];
-  for (const file of filesFor(dtype)) if (!(await isVerified(folder, file, manifest[file]))) missing.push(file);
-  if (missing.length > 0 && offline) {
-    throw new EngineError('offline', `${modelId}@${revision} is not fully downloaded (missing ${missing.join(', ')}) and offline mode is on`);
+  for (const file of [...BASE_FILES, ...(onnx ?? [])]) if (!(await isVerified(folder, file, manifest))) missing.push(file);
+  if (!onnx) missing.push(onnxCandidates(dtype).join(' or '));
+  return missing;
+}
+
+/** The files of the export the manifest records; manifests from before exports were recorded: a verified candidate. */
+async function cachedExport(folder: string, dtype: Dtype, manifest: Manifest): Promise<string[] | undefined> {
+  if (manifest.exports[dtype]) return manifest.exports[dtype];
+  for (const file of onnxCandidates(dtype)) if (await isVerified(folder, file, manifest)) return [file];
+  return undefined;
+}
+
+async function downloadModel(source: HubSource, dtype: Dtype, folder: string, hooks: StoreHooks): Promise<string[]> {
+  const listing = await listRepoFiles(listingUrl(source.hubUrl, source.modelId, source.revision), hooks);
+  const known = listing ? exportInListing(source, dtype, listing) : (await readManifest(folder)).exports[dtype];
+  const downloaded: string[] = [];
+  for (const file of [...BASE_FILES, ...(known ?? [])]) if (await fetchIfMissing(source, folder, file, hooks)) downloaded.push(file);
+  const onnx = known ?? (await probeExport(source, dtype, folder, hooks, downloaded));
+  await updateManifest(folder, (manifest) => (manifest.exports[dtype] = onnx));
+  return downloaded;
+}
+
+/** The first candidate the listing has (merged decoder preferred), with its external-data file when listed. */
+function exportInListing(source: HubSource, dtype: Dtype, listing: string[]): string[] {
+  const graph = onnxCandidates(dtype).find((file) => listing.includes(file));
+  if (!graph) {
+    const has = listing.filter((file) => /\.onnx$/.test(file)).sort();
+    throw new EngineError('model-files', `${noExport(source, dtype)}; it has ${has.length > 0 ? has.join(', ') : 'no ONNX files'}`);
   }
-  for (const file of missing) {
-    hooks.log?.(`downloading ${file} of ${modelId}@${revision} from ${hubUrl}`);
-    manifest[file] = await downloadWithRetry(hubFileUrl(hubUrl, modelId, revision, file), path.join(folder, file), file, hooks);
-    await writeManifest(folder, manifest);
+  return listing.includes(`${graph}_data`) ? [graph, `${graph}_data`] : [graph];
+}
+
+/** Without a listing: each candidate in order until one exists, then its external-data file if that exists. */
+async function probeExport(source: HubSource, dtype: Dtype, folder: string, hooks: StoreHooks, downloaded: string[]): Promise<string[]> {
+  for (const graph of onnxCandidates(dtype)) {
+    if (!(await fetchIfPresent(source, folder, graph, hooks, downloaded))) continue;
+    return (await fetchIfPresent(source, folder, `${graph}_data`, hooks, downloaded)) ? [graph, `${graph}_data`] : [graph];
   }
-  return { folder, name: modelId, downloaded: missing };
+  throw new EngineError('model-files', `${noExport(source, dtype)}; none exists at ${source.hubUrl}`);
+}
+
+async function fetchIfPresent(source: HubSource, folder: string, file: string, hooks: StoreHooks, downloaded: string[]): Promise<boolean> {
+  try {
+    if (await fetchIfMissing(source, folder, file, hooks)) downloaded.push(file);
+    return true;
+  } catch (error) {
+    if (error instanceof NotFoundError) return false;
+    throw error;
+  }
+}
+
+/** Downloads `file` unless the manifest vouches for it; says whether it did. */
+async function fetchIfMissing(source: HubSource, folder: string, file: string, hooks: StoreHooks): Promise<boolean> {
+  if (await isVerified(folder, file, await readManifest(folder))) return false;
+  hooks.log?.(`downloading ${file} of ${repoName(source)} from ${source.hubUrl}`);
+  const got = await downloadWithRetry(hubFileUrl(source.hubUrl, source.modelId, source.revision, file), path.join(folder, file), file, hooks);
+  await updateManifest(folder, (manifest) => (manifest.files[file] = got));
+  return true;
 }
 
 /** One more try after a failure: it resumes an interrupted file, or refetches a corrupted one. */
@@ -57,34 +112,15 @@ async function downloadWithRetry(url: string, dest: string, file: string, hooks:
   try {
     return await downloadFile(url, dest, options);
   } catch (error) {
-    if (!(error instanceof EngineError) || error.message.includes('not found') || hooks.signal?.aborted) throw error;
+    if (!(error instanceof EngineError) || error instanceof NotFoundError || hooks.signal?.aborted) throw error;
     hooks.log?.(`${error.message}; retrying once`);
     return await downloadFile(url, dest, options);
   }
 }
 
-type Manifest = Record<string, DownloadedFile>;
+const repoName = (source: HubSource): string => `${source.modelId}@${source.revision}`;
 
-async function readManifest(folder: string): Promise<Manifest> {
-  try {
-    return JSON.parse(await fs.readFile(path.join(folder, MANIFEST), 'utf8')).files ?? {};
-  } catch {
-    return {}; // no manifest, or a damaged one: every file is re-verified by downloading it again
-  }
-}
-
-async function writeManifest(folder: string, files: Manifest): Promise<void> {
-  const file = path.join(folder, MANIFEST);
-  await fs.writeFile(`${file}.tmp`, JSON.stringify({ version: 1, files }, null, 2));
-  await fs.rename(`${file}.tmp`, file);
-}
-
-/** Size against the manifest: cheap enough for every load, and it catches truncation and swapped files. */
-async function isVerified(folder: string, file: string, entry: DownloadedFile | undefined): Promise<boolean> {
-  if (!entry) return false;
-  const stat = await fs.stat(path.join(folder, file)).catch(() => undefined);
-  return stat?.isFile() === true && stat.size === entry.size;
-}
+const noExport = (source: HubSource, dtype: Dtype): string => `${repoName(source)} has no ${dtype} ONNX export (looked for ${onnxCandidates(dtype).join(', ')})`;
 
 async function existingFolder(folder: string): Promise<string> {
   const stat = await fs.stat(folder).catch(() => undefined);
