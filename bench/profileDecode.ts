@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { InferenceSession } from 'onnxruntime-node';
 import { makeModel, presetOptions } from '../scripts/make-model';
 import type { Dtype } from '../src/protocol';
-import { Gpt2Decoder } from '../src/worker/engine/decoder';
+import { Gpt2Decoder, LEAN_OUTPUTS } from '../src/worker/engine/decoder';
 import { makeLeanGraph } from '../src/worker/engine/leanGraph';
 import { onnxFileName } from '../src/worker/onnxFiles';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
@@ -48,7 +48,7 @@ async function main(): Promise<void> {
     enableProfiling: true,
     profileFilePrefix: path.join(profileDir, 'decode'),
   });
-  const decoder = new Gpt2Decoder(session, { nLayer: hf.n_layer, nHead: hf.n_head, headDim: hf.n_embd / hf.n_head, maxPositions: hf.n_positions, vocabSize: hf.vocab_size }, lean.lastLogitsOnly);
+  const decoder = new Gpt2Decoder(session, { nLayer: hf.n_layer, nHead: hf.n_head, headDim: hf.n_embd / hf.n_head, maxPositions: hf.n_positions, vocabSize: hf.vocab_size }, LEAN_OUTPUTS(lean.lastLogitsOnly));
   const prompts = new BenchPrompts(await loadTokenizer(folder));
   await decoder.prefill(prompts.tokenIds(context));
   await decoder.forward([198]); // grows the cache buffers to their chunk once, outside the measured steps

@@ -67,6 +67,8 @@ export interface ModelInfo {
   device: Device; // the device actually used
   fallbackReason?: string; // set when `gpu` was asked for and CPU is used instead
   files: string[]; // paths of the files loaded
+  /** Which graph runs and why: the engine's own graph on the file's weights, a rewrite of the file, or the file as shipped. */
+  graph: string;
 }
 
 export type StopReason = 'eos' | 'length' | 'stop' | 'cancelled';

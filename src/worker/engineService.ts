@@ -73,7 +73,9 @@ export class EngineService {
           this.post({ type: 'progress', id, phase: 'download', file, loaded, total, percent: total > 0 ? Math.floor((100 * loaded) / total) : 0 }),
       });
       this.post({ type: 'progress', id, phase: 'load', file: resolved.folder, loaded: 0, total: 0, percent: 0 });
-      this.model = await loadModel({ folder: resolved.folder, name: resolved.name, dtype: options.dtype, device: options.device, threads: options.threads });
+      const { dtype, device, threads } = options;
+      const log = (message: string) => this.post({ type: 'log', level: 'info', message });
+      this.model = await loadModel({ folder: resolved.folder, name: resolved.name, dtype, device, threads, log });
       this.modelKey = key;
       if (this.model.info.fallbackReason) this.post({ type: 'log', level: 'warn', message: `GPU not used, running on CPU: ${this.model.info.fallbackReason}` });
       this.post({ type: 'loaded', id, info: this.model.info });

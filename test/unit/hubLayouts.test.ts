@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { InferenceSession } from 'onnxruntime-node';
-import { Gpt2Decoder, type TokenDecoder } from '../../src/worker/engine/decoder';
+import { Gpt2Decoder, LEAN_OUTPUTS, type TokenDecoder } from '../../src/worker/engine/decoder';
 import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
 import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
 import { onnxFileName } from '../../src/worker/onnxFiles';
@@ -42,7 +42,7 @@ describe('hub export layouts', function () {
     const lean = makeLeanGraph(mergedBytes);
     const session = await InferenceSession.create(lean.bytes, { intraOpNumThreads: 1 });
     const { nLayer, nHead, nEmbd, contextLength, vocabSize } = ours.info;
-    compact = { session, decoder: new Gpt2Decoder(session, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, lean.lastLogitsOnly) };
+    compact = { session, decoder: new Gpt2Decoder(session, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, LEAN_OUTPUTS(lean.lastLogitsOnly)) };
   });
   after(async () => {
     await ours?.dispose();
@@ -105,7 +105,7 @@ describe('hub export layouts', function () {
         return out;
       } } as unknown as InferenceSession;
       const { nLayer, nHead, nEmbd, contextLength, vocabSize } = ours.info;
-      const decoder = new Gpt2Decoder(spy, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, lean.lastLogitsOnly);
+      const decoder = new Gpt2Decoder(spy, { nLayer, nHead, headDim: nEmbd / nHead, maxPositions: contextLength, vocabSize }, LEAN_OUTPUTS(lean.lastLogitsOnly));
       const ids = Array.from({ length: 30 }, (_, i) => (i * 7919) % 50257);
       const got = await decoder.prefill(ids.slice(0, 20)); // the no-past branch
       ours.decoder.reset();

@@ -19,6 +19,15 @@ export interface TokenDecoder {
   forward(ids: readonly number[]): Promise<Float32Array>;
 }
 
+/** What a graph returns: a lean graph (leanGraph.ts) only the new positions' keys/values, a graph as shipped all of them. */
+export interface GraphOutputs {
+  lastLogitsOnly: boolean;
+  present: 'present_new' | 'present';
+}
+
+export const LEAN_OUTPUTS = (lastLogitsOnly: boolean): GraphOutputs => ({ lastLogitsOnly, present: 'present_new' });
+export const AS_SHIPPED: GraphOutputs = { lastLogitsOnly: false, present: 'present' };
+
 export class Gpt2Decoder implements TokenDecoder {
   readonly cache: KvCache;
   private readonly outputNames: string[];
@@ -28,12 +37,12 @@ export class Gpt2Decoder implements TokenDecoder {
   constructor(
     private readonly session: InferenceSession,
     readonly shape: DecoderShape,
-    private readonly lastLogitsOnly: boolean,
+    readonly graphOutputs: GraphOutputs,
   ) {
     this.inputs = modelInputsOf(session.inputNames);
     this.cache = new KvCache(shape, !this.inputs.positionIds);
     this.outputNames = ['logits'];
-    for (let l = 0; l < shape.nLayer; l++) this.outputNames.push(`present_new.${l}.key`, `present_new.${l}.value`);
+    for (let l = 0; l < shape.nLayer; l++) this.outputNames.push(`${graphOutputs.present}.${l}.key`, `${graphOutputs.present}.${l}.value`);
   }
 
   /**
@@ -62,10 +71,11 @@ export class Gpt2Decoder implements TokenDecoder {
     if (!positionIds) delete feeds.position_ids;
     if (useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [this.cache.length > 0], [1]);
     feeds.input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+    const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
     const out = await this.session.run(feeds, this.outputNames);
-    this.cache.append(ids, out);
+    this.cache.append(ids, out, { prefix: this.graphOutputs.present, offset: this.graphOutputs.present === 'present' ? pastLength : 0 });
     const logits = out.logits.data as Float32Array; // [1, 1 | seq, vocab]
-    const offset = this.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
+    const offset = this.graphOutputs.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
     this.logitsAtEnd = logits.subarray(offset, offset + this.shape.vocabSize);
     return this.logitsAtEnd;
   }

@@ -91,17 +91,24 @@ export class KvCache {
     return feeds;
   }
 
-  /** Stores the new tokens' keys/values (`present_new.{layer}.{key|value}`, [1, nHead, count, headDim]). */
-  append(ids: readonly number[], presentNew: Record<string, Tensor>): void {
+  /**
+   * Stores the new tokens' keys/values: `present_new.{layer}.{key|value}` [1, nHead, count, headDim] from a lean
+   * graph, or, from a graph run as shipped (`present.*` [1, nHead, past + count, headDim]), the positions from
+   * `offset` on, where the step's past ended.
+   */
+  append(ids: readonly number[], outputs: Record<string, Tensor>, { prefix, offset } = { prefix: 'present_new', offset: 0 }): void {
     const { nLayer, nHead, headDim } = this.shape;
     const count = ids.length;
     if (this.length + count > this.stride) this.fit(this.length + count);
     for (let layer = 0; layer < nLayer; layer++) {
       for (const [kind, name] of [[0, 'key'], [1, 'value']] as const) {
-        const src = presentNew[`present_new.${layer}.${name}`].data as Float32Array;
+        const present = outputs[`${prefix}.${layer}.${name}`];
+        const src = present.data as Float32Array;
+        const positions = Number(present.dims[2]);
         const dst = this.buffers[2 * layer + kind];
         for (let h = 0; h < nHead; h++) {
-          dst.set(src.subarray(h * count * headDim, (h + 1) * count * headDim), (h * this.stride + this.length) * headDim);
+          const from = (h * positions + offset) * headDim;
+          dst.set(src.subarray(from, from + count * headDim), (h * this.stride + this.length) * headDim);
         }
       }
     }

@@ -146,11 +146,30 @@ function sliceBeforeLmHead(graph: onnx.IGraphProto): boolean {
   );
   bodies.forEach((body, i) => {
     const nodes = body.node!;
-    const hidden = lnFs[i]!.output![0];
+    const hidden = pastHiddenStateView(body, lnFs[i]!.output![0]);
     const sliced = `${hidden}_last`;
     for (const n of nodes) n.input = n.input!.map((input) => (input === hidden ? sliced : input));
     const slice = onnx.NodeProto.create({ opType: 'Slice', input: [hidden, 'lean_last_start', 'lean_big', 'lean_axis1'], output: [sliced], name: `lean_slice_last_${i}` });
-    nodes.splice(nodes.indexOf(lnFs[i]!) + 1, 0, slice);
+    nodes.splice(nodes.indexOf(nodes.find((n) => n.output!.includes(hidden))!) + 1, 0, slice);
   });
   return true;
+}
+
+/**
+ * Hugging Face exports view ln_f's output as [-1, seq_len, n_embd] with seq_len read from Shape(input_ids)
+ * (`hidden_states.view(output_shape)` in transformers' GPT-2): slicing before that Reshape makes it fail for
+ * every prompt of more than one token. The slice goes after such 3-D views; our own graph flattens to 2-D for
+ * its Gemm, which the slice must stay in front of.
+ */
+function pastHiddenStateView(body: onnx.IGraphProto, hidden: string): string {
+  const nodes = body.node!;
+  const producer = (name: string) => nodes.find((n) => n.output!.includes(name));
+  for (;;) {
+    const readers = nodes.filter((n) => n.input!.includes(hidden));
+    const view = readers.length === 1 && readers[0].opType === 'Reshape' && readers[0].input![0] === hidden ? readers[0] : undefined;
+    const shape = view && producer(view.input![1]);
+    const threeParts = shape?.opType === 'Concat' ? shape.input!.length === 3 : false;
+    if (!view || !threeParts) return hidden;
+    hidden = view.output![0];
+  }
 }

@@ -1,14 +1,19 @@
-// Turns a local model folder into a ready decoder + tokenizer. Every failure names the file at fault,
-// and nothing is half-loaded: the caller gets a whole model or an EngineError.
-import * as fs from 'node:fs/promises';
+// Turns a local model folder into a ready decoder + tokenizer. Every failure names the file at fault, and
+// nothing is half-loaded: the caller gets a whole model that has just generated (the load probe), or an
+// EngineError. Whatever layout the folder has, the engine prefers its own lean graph (src/worker/gpt2), fed
+// with the downloaded file's own weights; see graphChoice.ts for how that choice proves itself.
 import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
 import type { Device, Dtype, ModelInfo } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
-import { configFromHfJson, headDim, type Gpt2Config } from '../gpt2/config';
-import { onnxFileName } from '../onnxFiles';
-import { Gpt2Decoder } from './decoder';
+import { headDim, type Gpt2Config } from '../gpt2/config';
+import { weightsFromExport } from '../gpt2/fromExport';
+import { buildGpt2Onnx } from '../gpt2/graph';
+import { LEAN_OUTPUTS, type Gpt2Decoder } from './decoder';
+import { checkConfigAgainstGraph } from './graphCheck';
+import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
-import { createSession } from './session';
+import { checkModelFile, findGraph, readConfig, READ_LIMITS } from './modelFiles';
 import { loadTokenizer, type TextCodec } from './tokenizer';
 
 export interface LoadedModel {
@@ -24,33 +29,35 @@ export interface LoadRequest {
   dtype: Dtype;
   device: Device;
   threads: number;
+  /** Which graph runs and why the faster ones were not used; said once per load. */
+  log?(message: string): void;
 }
+
+/** Probe tolerance, relative to the logits' scale: fp32 graphs differ by rounding only; q8 ones also by activation quantization. */
+const TOLERANCE: Record<Dtype, number> = { fp32: 1e-4, q8: 1e-2, q4: 1e-2 };
+
+const PRODUCER = 'local-gpt2'; // encodeModel's producerName: a graph this project wrote
 
 export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
+  const log = request.log ?? (() => undefined);
   const config = await readConfig(folder);
-  const onnxBytes = await readOnnx(folder, dtype, config);
+  const source = await findGraph(folder, dtype);
   const codec = await loadTokenizerFrom(folder);
-  let lean;
-  try {
-    lean = makeLeanGraph(onnxBytes.bytes, { positionTableRows: config.nPositions });
-  } catch (error) {
-    throw new EngineError('model-files', `${onnxBytes.file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
+  let shipped: Uint8Array;
+  let candidates: GraphCandidate[];
+  if (source.kind === 'checkpoint') {
+    const { convertCheckpoint } = await import('./convertCheckpoint'); // a fine-tune without an ONNX export
+    shipped = await convertCheckpoint(source.file, config, dtype);
+    candidates = [leanRewrite(shipped, config, `the engine's graph written from ${path.basename(source.file)}`)];
+  } else {
+    checkConfigAgainstGraph(config, source.model, path.join(folder, 'config.json'), source.file);
+    shipped = onnx.ModelProto.encode(source.model).finish();
+    candidates = source.model.producerName === PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph")] : exportCandidates(source.model, shipped, config);
   }
-  let created;
-  try {
-    created = await createSession(lean.bytes, request.device, request.threads);
-  } catch (error) {
-    throw new EngineError('model-files', `${onnxBytes.file}: ONNX Runtime could not load it (${errorMessage(error)})`);
-  }
-  let decoder;
-  try {
-    const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
-    decoder = new Gpt2Decoder(created.session, shape, lean.lastLogitsOnly);
-  } catch (error) {
-    await created.session.release();
-    throw new EngineError('model-files', `${onnxBytes.file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
-  }
+  const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
+  const chosen = await chooseGraph({ file: source.file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log });
+  log(`${source.file}: running ${chosen.description}`);
   const info: ModelInfo = {
     name: request.name,
     nLayer: config.nLayer,
@@ -59,59 +66,53 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
     contextLength: config.nPositions,
     vocabSize: config.vocabSize,
     dtype,
-    device: created.device,
-    fallbackReason: created.fallbackReason,
-    files: [path.join(folder, 'config.json'), path.join(folder, 'tokenizer.json'), onnxBytes.file],
+    device: chosen.device,
+    fallbackReason: chosen.fallbackReason,
+    files: [path.join(folder, 'config.json'), path.join(folder, 'tokenizer.json'), source.file],
+    graph: chosen.description,
   };
-  return { decoder, codec, info, dispose: () => created.session.release() };
+  return { decoder: chosen.decoder, codec, info, dispose: () => chosen.session.release() };
 }
 
-async function readConfig(folder: string): Promise<Gpt2Config> {
-  const file = path.join(folder, 'config.json');
-  const text = await readFileOrExplain(file);
-  try {
-    return configFromHfJson(JSON.parse(text.toString('utf8')));
-  } catch (error) {
-    throw new EngineError('model-files', `${file}: ${errorMessage(error)}`);
-  }
+/**
+ * A downloaded export, fastest first: the engine's own graph on the export's weights (one graph for every
+ * layout, q8 weights kept as shipped), then the export rewritten to return only the new keys/values.
+ */
+function exportCandidates(model: onnx.ModelProto, shipped: Uint8Array, config: Gpt2Config): GraphCandidate[] {
+  const mapped: GraphCandidate = {
+    description: "the engine's graph on the file's weights",
+    outputs: LEAN_OUTPUTS(true),
+    build: () => {
+      const found = weightsFromExport(model, config);
+      mapped.description = `the engine's graph on the file's ${found.dtype} weights`;
+      return makeLeanGraph(buildGpt2Onnx(found.weights, config, found.dtype)).bytes;
+    },
+  };
+  return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values')];
 }
 
-async function readOnnx(folder: string, dtype: Dtype, config: Gpt2Config): Promise<{ file: string; bytes: Uint8Array }> {
-  const file = path.join(folder, onnxFileName(dtype));
-  const safetensors = path.join(folder, 'model.safetensors');
-  if (!(await exists(file)) && (await exists(safetensors))) {
-    // A GPT-2 fine-tune without an ONNX export: write the graph from its checkpoint.
-    const { convertCheckpoint } = await import('./convertCheckpoint');
-    return { file: safetensors, bytes: await convertCheckpoint(safetensors, config, dtype) };
-  }
-  const bytes = await readFileOrExplain(file);
-  if (bytes.length === 0) throw new EngineError('model-files', `${file}: the file is empty (0 bytes)`);
-  return { file, bytes };
+function leanRewrite(bytes: Uint8Array, config: Gpt2Config, description: string): GraphCandidate {
+  const candidate: GraphCandidate = {
+    description,
+    outputs: LEAN_OUTPUTS(true),
+    build: () => {
+      const lean = makeLeanGraph(bytes, { positionTableRows: config.nPositions });
+      candidate.outputs = LEAN_OUTPUTS(lean.lastLogitsOnly);
+      return lean.bytes;
+    },
+  };
+  return candidate;
 }
 
 async function loadTokenizerFrom(folder: string): Promise<TextCodec> {
   const file = path.join(folder, 'tokenizer.json');
-  await readFileOrExplain(file, false);
+  await checkModelFile(file, READ_LIMITS.tokenizer);
+  await checkModelFile(path.join(folder, 'tokenizer_config.json'), READ_LIMITS.json).catch((error: EngineError) => {
+    if (!error.message.endsWith('missing')) throw error; // optional: transformers.js has defaults
+  });
   try {
     return await loadTokenizer(folder);
   } catch (error) {
     throw new EngineError('model-files', `${file}: not a usable tokenizer (${errorMessage(error)})`);
   }
-}
-
-async function readFileOrExplain(file: string, read = true): Promise<Buffer> {
-  try {
-    return read ? await fs.readFile(file) : (await fs.access(file, fs.constants.R_OK), Buffer.alloc(0));
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'missing' : code === 'EACCES' ? 'not readable (permission denied)' : code === 'EISDIR' ? 'is a folder, not a file' : errorMessage(error);
-    throw new EngineError('model-files', `${file}: ${why}`);
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fs.access(file).then(
-    () => true,
-    () => false,
-  );
 }

@@ -1,18 +1,23 @@
-// Creates the ONNX Runtime session on the requested device. onnxruntime throws, rather than falls back,
-// when an execution provider is missing, so `gpu` is tried first and CPU is used with the reason logged.
+// ONNX Runtime sessions on a named execution provider. onnxruntime throws, rather than falls back, when a
+// provider is missing, so the loader tries the GPU providers in order (gpuProviders) and keeps the CPU session
+// when none of them proves itself on the load probe.
 import * as os from 'node:os';
-import { env, InferenceSession } from 'onnxruntime-node';
-import type { Device } from '../../protocol';
+import { env, InferenceSession, listSupportedBackends } from 'onnxruntime-node';
 
-export interface CreatedSession {
-  session: InferenceSession;
-  device: Device;
-  fallbackReason?: string;
+/**
+ * GPU providers to try, in order: WebGPU first, because onnxruntime-node bundles it on every platform it ships
+ * (Dawn on Vulkan, Metal or D3D12), then the platform's own, which works where its libraries are installed
+ * (CUDA 12 on Linux, which onnxruntime-node only downloads at install time) or bundled (DirectML, CoreML).
+ */
+export function gpuProviders(platform: NodeJS.Platform = process.platform): string[] {
+  const own = ({ linux: 'cuda', win32: 'dml', darwin: 'coreml' } as Partial<Record<NodeJS.Platform, string>>)[platform];
+  return ['webgpu', ...(own ? [own] : [])];
 }
 
-/** The GPU execution provider that onnxruntime-node can have on this platform. */
-export function gpuExecutionProvider(platform: NodeJS.Platform = process.platform): string | undefined {
-  return ({ linux: 'cuda', win32: 'dml', darwin: 'coreml' } as Partial<Record<NodeJS.Platform, string>>)[platform];
+/** Whether this build of onnxruntime-node carries a provider ('webgpu' on linux-x64 does; 'cuda' does not). */
+export function providerStatus(provider: string): 'bundled' | 'not bundled' | 'unknown' {
+  const entry = listSupportedBackends().find((b) => b.name === provider);
+  return entry ? (entry.bundled ? 'bundled' : 'not bundled') : 'unknown';
 }
 
 /** Half the cores, at most 4: the editor and the language servers need the rest. */
@@ -20,28 +25,18 @@ export function defaultThreads(cores = os.availableParallelism()): number {
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }
 
-export async function createSession(model: Uint8Array, device: Device, threads: number): Promise<CreatedSession> {
-  // ONNX Runtime prints a missing provider library to stderr itself; the fallback reason below says it better.
+export async function createSession(model: Uint8Array, provider: string, threads: number): Promise<InferenceSession> {
+  // ONNX Runtime prints a missing provider library to stderr itself; the loader's log line says it better.
   env.logLevel = 'fatal';
-  const options = (executionProviders: string[]): InferenceSession.SessionOptions => ({
-    executionProviders,
+  return InferenceSession.create(model, {
+    executionProviders: [provider],
     intraOpNumThreads: threads > 0 ? threads : defaultThreads(),
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
+    logSeverityLevel: 4,
   });
-  if (device === 'gpu') {
-    const provider = gpuExecutionProvider();
-    if (!provider) return { session: await InferenceSession.create(model, options(['cpu'])), device: 'cpu', fallbackReason: `no GPU execution provider for ${process.platform}` };
-    try {
-      return { session: await InferenceSession.create(model, options([provider])), device: 'gpu' };
-    } catch (error) {
-      const reason = `${provider} execution provider unavailable: ${firstLine(error)}`;
-      return { session: await InferenceSession.create(model, options(['cpu'])), device: 'cpu', fallbackReason: reason };
-    }
-  }
-  return { session: await InferenceSession.create(model, options(['cpu'])), device: 'cpu' };
 }
 
-function firstLine(error: unknown): string {
+export function firstLine(error: unknown): string {
   return String(error instanceof Error ? error.message : error).split('\n')[0];
 }

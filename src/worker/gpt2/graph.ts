@@ -16,7 +16,7 @@ import { onnx } from 'onnx-proto';
 import type { Dtype } from '../../protocol';
 import { headDim, validateConfig, type Gpt2Config } from './config';
 import { quantizeInt8PerColumn, quantizeInt8PerRow, quantizeQ4, Q4_BLOCK } from './quantize';
-import type { Gpt2Weights, Linear, LayerNorm } from './weights';
+import { isInt8, type Gpt2Weights, type Int8Matrix, type LayerNorm, type Linear, type Matrix } from './weights';
 
 export type Gpt2Dtype = Dtype;
 
@@ -81,12 +81,20 @@ export function valueInfo(name: string, elemType: number, dims: Dim[]): onnx.IVa
   return { name, type: { tensorType: { elemType, shape: { dim } } } };
 }
 
-/** y = x @ W + b for a Conv1D weight W [K, N], in the precision of the graph. x: [B, S, K] -> [B, S, N]. */
-export type LinearFn = (x: string, lin: Linear, K: number, N: number, name: string) => string;
+/**
+ * y = x @ W + b for a Conv1D weight W [K, N], in the precision of the graph. x: [B, S, K] -> [B, S, N].
+ * W is fp32, or int8 as a downloaded q8 export shipped it (q8 graphs only).
+ */
+export type LinearFn = (x: string, lin: Linear<Matrix>, K: number, N: number, name: string) => string;
+
+function fp32Weight(m: Matrix, name: string): Float32Array {
+  if (isInt8(m)) throw new Error(`${name}: an int8 weight needs a q8 graph`);
+  return m;
+}
 
 function fp32Linear(g: GraphBuilder): LinearFn {
   return (x, lin, K, N, name) => {
-    const y = g.op1('MatMul', [x, g.f32(name + '.weight', [K, N], lin.weight)]);
+    const y = g.op1('MatMul', [x, g.f32(name + '.weight', [K, N], fp32Weight(lin.weight, name))]);
     return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
   };
 }
@@ -95,18 +103,27 @@ function fp32Linear(g: GraphBuilder): LinearFn {
  * onnxruntime's dynamic-quantization pattern: activations -> uint8 per tensor at run time,
  * weights int8 per output column, integer matmul, then rescale by (x_scale * w_scale[n]).
  */
-function q8MatMul(g: GraphBuilder, x: string, wq: string, wScale: string): string {
+function q8MatMul(g: GraphBuilder, x: string, wq: string, wScale: string, wZero?: string): string {
   const [xq, xScale, xZero] = g.op('DynamicQuantizeLinear', [x], {}, 3);
-  const acc = g.op1('MatMulInteger', [xq, wq, xZero]); // int32; no weight zero point: symmetric
+  const acc = g.op1('MatMulInteger', wZero ? [xq, wq, xZero, wZero] : [xq, wq, xZero]); // int32; ours are symmetric (no zero point)
   const scale = g.op1('Mul', [xScale, wScale]); // [N]
   return g.op1('Mul', [g.op1('Cast', [acc], { to: DT.FLOAT }), scale]);
 }
 
+/** An int8 matrix as initializers: quantized values, scale and (when not all zero) zero point. */
+function int8Initializers(g: GraphBuilder, m: Int8Matrix, dims: number[], name: string) {
+  const type = m.q instanceof Int8Array ? DT.INT8 : DT.UINT8;
+  const wq = g.init(name + '_quantized', type, dims, m.q);
+  const scale = g.f32(name + '_scale', m.scale.length === 1 ? [] : [m.scale.length], m.scale);
+  const zero = m.zeroPoint.some((z) => z !== 0) ? g.init(name + '_zero_point', type, m.zeroPoint.length === 1 ? [] : [m.zeroPoint.length], m.zeroPoint) : undefined;
+  return { wq, scale, zero };
+}
+
 function q8Linear(g: GraphBuilder): LinearFn {
   return (x, lin, K, N, name) => {
-    const { q, scale } = quantizeInt8PerColumn(lin.weight, K, N);
-    const wq = g.init(name + '.weight_quantized', DT.INT8, [K, N], q);
-    const y = q8MatMul(g, x, wq, g.f32(name + '.weight_scale', [N], scale));
+    const w = isInt8(lin.weight) ? lin.weight : { ...quantizeInt8PerColumn(lin.weight, K, N), zeroPoint: new Int8Array(1) };
+    const { wq, scale, zero } = int8Initializers(g, w, [K, N], name + '.weight');
+    const y = q8MatMul(g, x, wq, scale, zero);
     return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
   };
 }
@@ -124,7 +141,7 @@ function q4MatMul(g: GraphBuilder, x: string, at: (n: number, k: number) => numb
 
 function q4Linear(g: GraphBuilder): LinearFn {
   return (x, lin, K, N, name) => {
-    const w = lin.weight; // [K, N]
+    const w = fp32Weight(lin.weight, name); // [K, N]
     const y = q4MatMul(g, x, (n, k) => w[k * N + n], K, N, name);
     return g.op1('Add', [y, g.f32(name + '.bias', [N], lin.bias)]);
   };
@@ -138,12 +155,17 @@ export function linearFor(g: GraphBuilder, dtype: Gpt2Dtype): LinearFn {
   throw new Error(`unknown dtype ${String(dtype)} (expected fp32, q8 or q4)`);
 }
 
-/** Token embedding (Gather) and the tied lm_head (x @ wte^T), both reading one stored table. */
-export function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype) {
+/** Token embedding (Gather) and the lm_head (x @ wte^T, or the export's own [E, V] copy). */
+export function embeddings(g: GraphBuilder, w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2Dtype) {
   const V = c.vocabSize, E = c.nEmbd;
+  if (isInt8(w.wte)) return exportedInt8Embeddings(g, w.wte, w.lmHead, c);
   if (dtype === 'fp32') {
     const wte = g.f32('transformer.wte.weight', [V, E], w.wte);
     const embed = g.op1('Gather', [wte, 'input_ids'], { axis: 0 }); // [B, S, E]
+    if (w.lmHead) {
+      const head = g.f32('lm_head.weight', [E, V], fp32Weight(w.lmHead, 'lm_head'));
+      return { embed, lmHead: (h: string) => g.op1('MatMul', [h, head]) }; // [B, S, V]
+    }
     const lmHead = (h: string) => {
       // Gemm(transB) reads wte as stored; a MatMul would need a transposed copy of the biggest tensor.
       const flat = g.op1('Reshape', [h, g.i64('lm_head.flat_shape', [-1, E])]); // [B*S, E]
@@ -166,6 +188,23 @@ export function embeddings(g: GraphBuilder, w: Gpt2Weights, c: Gpt2Config, dtype
   // Transpose at load. Also for q4: 4-bit logits cost more accuracy than the ~24 MB they would save.
   const wqT = g.op1('Transpose', [wq], { perm: [1, 0] }); // [E, V]
   return { embed, lmHead: (h: string) => q8MatMul(g, h, wqT, ws) };
+}
+
+/**
+ * A q8 export's tables as onnxruntime's quantizer stored them: wte with one scale for the whole table (Gather
+ * the int8 rows, then DequantizeLinear, as the export does), and the lm_head as its own int8 [E, V] matrix.
+ */
+function exportedInt8Embeddings(g: GraphBuilder, wte: Int8Matrix, lmHead: Matrix | undefined, c: Gpt2Config) {
+  const V = c.vocabSize, E = c.nEmbd;
+  if (wte.scale.length !== 1) throw new Error('wte: an int8 table needs one scale for the whole table');
+  const table = int8Initializers(g, wte, [V, E], 'transformer.wte.weight');
+  const rows = g.op1('Gather', [table.wq, 'input_ids'], { axis: 0 }); // [B, S, E] int8
+  const zero = table.zero ?? g.init('transformer.wte.weight_zero_point', wte.q instanceof Int8Array ? DT.INT8 : DT.UINT8, [], wte.zeroPoint);
+  const embed = g.op1('DequantizeLinear', [rows, table.scale, zero]);
+  if (!lmHead) throw new Error('lm_head: a q8 export needs its own lm_head matrix');
+  if (!isInt8(lmHead)) return { embed, lmHead: (h: string) => g.op1('MatMul', [h, g.f32('lm_head.weight', [E, V], lmHead)]) };
+  const head = int8Initializers(g, lmHead, [E, V], 'lm_head.weight');
+  return { embed, lmHead: (h: string) => q8MatMul(g, h, head.wq, head.scale, head.zero) };
 }
 
 function layerNorm(g: GraphBuilder, x: string, ln: LayerNorm, E: number, name: string, eps: number): string {
@@ -215,7 +254,7 @@ function attentionMask(g: GraphBuilder): AttentionMask {
  * concatenation (the Optimum layout), but nothing else reads it, so an engine that keeps the cache
  * itself and drops present.* (leanGraph) never copies the whole cache in a decode step.
  */
-function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn, mask: AttentionMask) {
+function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights<Matrix>, c: Gpt2Config, linear: LinearFn, mask: AttentionMask) {
   const E = c.nEmbd, p = `transformer.h.${l}.attn`;
   const qkv = linear(x, w.h[l].attn.c_attn, E, 3 * E, p + '.c_attn'); // [B, S, 3E]
   const [q, k, v] = g.op('Split', [qkv, 'const.split_qkv'], { axis: 2 }, 3); // 3 x [B, S, E]
@@ -236,14 +275,14 @@ function attention(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt
   return linear(merged, w.h[l].attn.c_proj, E, E, p + '.c_proj');
 }
 
-function mlp(g: GraphBuilder, x: string, l: number, w: Gpt2Weights, c: Gpt2Config, linear: LinearFn): string {
+function mlp(g: GraphBuilder, x: string, l: number, w: Gpt2Weights<Matrix>, c: Gpt2Config, linear: LinearFn): string {
   const E = c.nEmbd, p = `transformer.h.${l}.mlp`;
   const hidden = gelu(g, linear(x, w.h[l].mlp.c_fc, E, 4 * E, p + '.c_fc')); // [B, S, 4E]
   return linear(hidden, w.h[l].mlp.c_proj, 4 * E, E, p + '.c_proj'); // [B, S, E]
 }
 
 /** Serialized ONNX model (ModelProto bytes) of GPT-2 with the given weights, ready for InferenceSession.create. */
-export function buildGpt2Onnx(w: Gpt2Weights, c: Gpt2Config, dtype: Gpt2Dtype): Uint8Array {
+export function buildGpt2Onnx(w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2Dtype): Uint8Array {
   validateConfig(c);
   if (w.h.length !== c.nLayer) throw new Error(`weights have ${w.h.length} blocks, config says nLayer=${c.nLayer}`);
   const E = c.nEmbd, H = c.nHead, D = headDim(c), eps = c.layerNormEpsilon;

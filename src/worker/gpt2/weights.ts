@@ -4,8 +4,22 @@
 import { mulberry32, type Rng } from '../rng';
 import { validateConfig, type Gpt2Config } from './config';
 
-export interface Linear {
-  weight: Float32Array; // [in, out]
+/**
+ * An int8 matrix as onnxruntime's quantizer stores it (what a downloaded q8 export holds):
+ * w[k, n] ~= (q[k, n] - zeroPoint) * scale, with one scale and zero point for the whole matrix or one per
+ * output column n. Kept as it is, so a mapped export computes with exactly the weights it shipped.
+ */
+export interface Int8Matrix {
+  q: Int8Array | Uint8Array; // [K, N] row-major (or [rows, cols] for an embedding table)
+  scale: Float32Array; // [1] or [N]
+  zeroPoint: Int8Array | Uint8Array; // same length as scale
+}
+
+/** A weight matrix: fp32 values, or (from a q8 export) the int8 values it was shipped as. */
+export type Matrix = Float32Array | Int8Matrix;
+
+export interface Linear<M extends Matrix = Float32Array> {
+  weight: M; // [in, out]
   bias: Float32Array; // [out]
 }
 
@@ -14,19 +28,27 @@ export interface LayerNorm {
   bias: Float32Array; // [nEmbd]
 }
 
-export interface Gpt2Block {
+export interface Gpt2Block<M extends Matrix = Float32Array> {
   ln_1: LayerNorm;
-  attn: { c_attn: Linear /* [E, 3E]: q | k | v */; c_proj: Linear /* [E, E] */ };
+  attn: { c_attn: Linear<M> /* [E, 3E]: q | k | v */; c_proj: Linear<M> /* [E, E] */ };
   ln_2: LayerNorm;
-  mlp: { c_fc: Linear /* [E, 4E] */; c_proj: Linear /* [4E, E] */ };
+  mlp: { c_fc: Linear<M> /* [E, 4E] */; c_proj: Linear<M> /* [4E, E] */ };
 }
 
-export interface Gpt2Weights {
-  wte: Float32Array; // [vocabSize, nEmbd], also the (tied) lm_head
+/**
+ * Gpt2Weights<Float32Array> is a checkpoint; Gpt2Weights<Matrix> is what a downloaded export holds, which may
+ * keep int8 matrices and an lm_head of its own.
+ */
+export interface Gpt2Weights<M extends Matrix = Float32Array> {
+  wte: M; // [vocabSize, nEmbd], also the (tied) lm_head
   wpe: Float32Array; // [nPositions, nEmbd]
-  h: Gpt2Block[]; // nLayer blocks
+  h: Gpt2Block<M>[]; // nLayer blocks
   ln_f: LayerNorm;
+  /** [nEmbd, vocabSize]: an export's own copy of wte^T (tied weights, stored apart); absent = use wte. */
+  lmHead?: M;
 }
+
+export const isInt8 = (m: Matrix): m is Int8Matrix => !(m instanceof Float32Array);
 
 export interface TensorSpec {
   name: string; // checkpoint name without the "transformer." prefix

@@ -1,0 +1,124 @@
+// Picks what runs: the fastest graph, then the fastest device, that proves itself on the load probe against the
+// model as shipped on the CPU. An optimisation never fails a request: a faster graph that cannot be built, will
+// not load or computes something else is logged with the reason and the next one is tried; the last resort is
+// the file exactly as shipped, which must itself get through the probe, or the load fails.
+import type { InferenceSession } from 'onnxruntime-node';
+import type { Device } from '../../protocol';
+import { EngineError, errorMessage } from '../errors';
+import { AS_SHIPPED, Gpt2Decoder, type DecoderShape, type GraphOutputs } from './decoder';
+import { probeLogits, probeMismatch } from './probe';
+import { createSession, firstLine, gpuProviders, providerStatus } from './session';
+
+export interface GraphCandidate {
+  /** Said in the log and in ModelInfo.graph, e.g. "the engine's graph on the export's q8 weights". */
+  description: string;
+  /** Builds the graph; throws when it cannot (e.g. the weights cannot be mapped). */
+  build(): Uint8Array;
+  outputs: GraphOutputs;
+}
+
+export interface GraphChoiceRequest {
+  file: string; // the model file, for messages
+  shipped: Uint8Array; // the graph as shipped: the reference, and the last resort
+  candidates: GraphCandidate[]; // fastest first
+  shape: DecoderShape;
+  tolerance: number; // relative; see probeMismatch
+  device: Device;
+  threads: number;
+  log(message: string): void;
+}
+
+export interface ChosenGraph {
+  decoder: Gpt2Decoder;
+  session: InferenceSession;
+  description: string;
+  device: Device;
+  fallbackReason?: string;
+}
+
+export async function chooseGraph(request: GraphChoiceRequest): Promise<ChosenGraph> {
+  const { file, shape, threads, log } = request;
+  const shipped = await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads).catch((error) => {
+    throw new EngineError('model-files', `${file}: ONNX Runtime could not load it (${firstLine(error)})`);
+  });
+  const want = await probeLogits(shipped.decoder).catch(async (error) => {
+    await shipped.session.release();
+    throw new EngineError('model-files', `${file}: the model loads but cannot generate (${firstLine(error)})`);
+  });
+  let chosen: ChosenGraph & { bytes: Uint8Array } = { ...shipped, bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
+  for (const candidate of request.candidates) {
+    const tried = await tryCandidate(candidate, want, request);
+    if (typeof tried === 'string') {
+      log(`${file}: not using ${candidate.description}: ${tried}`);
+      continue;
+    }
+    await shipped.session.release();
+    chosen = { ...tried, description: candidate.description, device: 'cpu' };
+    break;
+  }
+  if (chosen.session === shipped.session) log(`${file}: running the file as shipped (slower: the whole KV cache crosses into JavaScript every step)`);
+  return request.device === 'gpu' ? onGpu(chosen, want, request) : chosen;
+}
+
+async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number) {
+  const session = await createSession(bytes, 'cpu', threads);
+  try {
+    return { session, decoder: new Gpt2Decoder(session, shape, outputs) };
+  } catch (error) {
+    await session.release();
+    throw error;
+  }
+}
+
+/** The candidate's session and decoder, or why it was refused. */
+async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], request: GraphChoiceRequest) {
+  let bytes: Uint8Array;
+  try {
+    bytes = candidate.build();
+  } catch (error) {
+    return `it cannot be built (${errorMessage(error)})`;
+  }
+  const loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+  if (typeof loaded === 'string') return loaded;
+  const why = await probeLogits(loaded.decoder).then(
+    (got) => probeMismatch(got, want, request.tolerance),
+    (error: unknown) => `the probe failed (${firstLine(error)})`,
+  );
+  if (why === undefined) return { ...loaded, bytes };
+  await loaded.session.release();
+  return why;
+}
+
+/** The chosen graph on the first GPU provider whose probe matches the CPU's logits; else the CPU session, with the reasons. */
+async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Array[], request: GraphChoiceRequest): Promise<ChosenGraph> {
+  const refused: string[] = [];
+  for (const provider of gpuProviders()) {
+    const why = await tryProvider(provider, cpu, want, request);
+    if (typeof why !== 'string') {
+      request.log(`running on the GPU through ${provider}${refused.length ? ` (${refused.join('; ')})` : ''}`);
+      await cpu.session.release();
+      return { ...why, description: cpu.description, device: 'gpu' };
+    }
+    refused.push(`${provider}: ${why}`);
+  }
+  return { ...cpu, fallbackReason: refused.join('; ') };
+}
+
+async function tryProvider(provider: string, cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Array[], request: GraphChoiceRequest) {
+  if (providerStatus(provider) === 'unknown') return 'this build of onnxruntime-node does not know it';
+  let session: InferenceSession;
+  try {
+    session = await createSession(cpu.bytes, provider, request.threads);
+  } catch (error) {
+    const missing = providerStatus(provider) === 'not bundled' ? ' (not bundled with onnxruntime-node; its libraries must be installed)' : '';
+    return `unavailable${missing}: ${firstLine(error)}`;
+  }
+  const decoder = new Gpt2Decoder(session, request.shape, cpu.decoder.graphOutputs);
+  const why = await probeLogits(decoder).then(
+    (got) => probeMismatch(got, want, request.tolerance),
+    (error: unknown) => `the probe failed (${firstLine(error)})`,
+  );
+  if (why === undefined) return { session, decoder };
+  await session.release();
+  return `its logits do not match the CPU's (${why})`;
+}
