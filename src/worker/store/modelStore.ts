@@ -10,6 +10,7 @@ import { EngineError } from '../errors';
 import { BASE_FILES, onnxCandidates } from '../onnxFiles';
 import { snapshotFolder } from './cacheFolder';
 import { downloadFile, NotFoundError, type DownloadedFile } from './download';
+import { withFolderLock } from './folderLock';
 import { listingUrl, listRepoFiles } from './listing';
 import { isVerified, readManifest, updateManifest, type Manifest } from './manifest';
 
@@ -39,7 +40,9 @@ export async function resolveModel(source: ModelSource, dtype: Dtype, hooks: Sto
   const missing = await missingFiles(folder, dtype, await readManifest(folder));
   if (missing.length === 0) return { folder, name: source.modelId, downloaded: [] };
   if (source.offline) throw new EngineError('offline', `${repoName(source)} is not fully downloaded (missing ${missing.join(', ')}) and offline mode is on`);
-  return { folder, name: source.modelId, downloaded: await downloadModel(source, dtype, folder, hooks) };
+  // Another window may have been downloading the same files: what is missing is decided again under the lock.
+  const downloaded = await withFolderLock(folder, hooks, async () => ((await missingFiles(folder, dtype, await readManifest(folder))).length > 0 ? downloadModel(source, dtype, folder, hooks) : []));
+  return { folder, name: source.modelId, downloaded };
 }
 
 /** What the cache lacks for `dtype`; when no export is cached, its candidate names, as one entry. */
