@@ -93,7 +93,11 @@ describe('broken model files', function () {
     const expected = await generate(fromOnnx.decoder, fromOnnx.codec, greedy, noHooks);
     await fromOnnx.dispose();
     fs.rmSync(path.join(folder, 'onnx'), { recursive: true });
-    await expectFileError(ONNX, /missing/);
+    await assert.rejects(load(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'model-files');
+      assert.match(e.message, /: no fp32 model \(looked for onnx\/decoder_model_merged\.onnx, onnx\/model\.onnx, model\.safetensors\)/);
+      return true;
+    });
     fs.writeFileSync(path.join(folder, 'model.safetensors'), weightsToSafetensors(randomWeights(TINY.config, TINY.seed), TINY.config, { prefix: 'transformer.' }));
     const converted = await load();
     assert.equal(converted.info.files[2], path.join(folder, 'model.safetensors'));
