@@ -5,22 +5,14 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { ModelSource } from '../../src/protocol';
+import { loadModel } from '../../src/worker/engine/loadModel';
+import { BASE_FILES } from '../../src/worker/onnxFiles';
 import { resolveModel } from '../../src/worker/store/modelStore';
+import { exportFolder } from '../support/hfExport';
 import { LoopbackHub } from '../support/loopbackHub';
 import { tinyModelDir } from '../support/tinyModel';
 
-const IN_REPO = path.resolve(__dirname, '../fixtures/hf-export');
-const FIXTURES = fs.existsSync(path.join(IN_REPO, 'onnx-community-layout')) ? IN_REPO : path.resolve(__dirname, '../../../shared/fixtures/hf-export');
-const BASE = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
-
-/** A genuine onnx-community export (onnx/model.onnx and model_quantized.onnx only), with its tokenizer. */
-function onnxCommunityRepo(into: string): string {
-  const folder = path.join(into, 'onnx-community');
-  fs.cpSync(path.join(FIXTURES, 'onnx-community-layout'), folder, { recursive: true });
-  const tokenizer = path.join(FIXTURES, 'tokenizer'); // the in-repo copy keeps one tokenizer for every layout
-  if (fs.existsSync(tokenizer)) fs.cpSync(tokenizer, folder, { recursive: true });
-  return folder;
-}
+const BASE: string[] = [...BASE_FILES];
 
 /** A large export's layout: the graph in onnx/model.onnx, its weights in onnx/model.onnx_data. */
 async function externalDataRepo(into: string): Promise<string> {
@@ -52,7 +44,8 @@ describe('model store: which ONNX files a repository has', function () {
 
   before(async () => {
     work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-listing-'));
-    repos = { 'onnx-community/tiny': onnxCommunityRepo(work), 'big/external': await externalDataRepo(work), 'local/tiny': await tinyModelDir() };
+    // a genuine onnx-community export: onnx/model.onnx and model_quantized.onnx only
+    repos = { 'onnx-community/tiny': exportFolder('onnx-community-layout'), 'big/external': await externalDataRepo(work), 'local/tiny': await tinyModelDir() };
     hub = await new LoopbackHub(repos).start();
   });
   after(async () => {
@@ -73,6 +66,9 @@ describe('model store: which ONNX files a repository has', function () {
     assert.deepEqual(q8.downloaded, ['onnx/model_quantized.onnx']);
     sameBytes(q8.folder, 'onnx-community/tiny', 'onnx/model_quantized.onnx');
     assert.deepEqual(fetched().filter((f) => f.includes('decoder_model_merged')), [], 'never asks for a file the listing does not have');
+    const model = await loadModel({ folder: q8.folder, name: 'onnx-community/tiny', dtype: 'q8', device: 'cpu', threads: 1 });
+    assert.equal(model.info.nLayer, 2, 'the downloaded folder loads');
+    await model.dispose();
   });
 
   it('a cached export is used without any request, online and offline', async () => {
