@@ -40,9 +40,14 @@ export async function resolveModel(source: ModelSource, dtype: Dtype, hooks: Sto
   const missing = await missingFiles(folder, dtype, await readManifest(folder));
   if (missing.length === 0) return { folder, name: source.modelId, downloaded: [] };
   if (source.offline) throw new EngineError('offline', `${repoName(source)} is not fully downloaded (missing ${missing.join(', ')}) and offline mode is on`);
-  // Another window may have been downloading the same files: what is missing is decided again under the lock.
-  const downloaded = await withFolderLock(folder, hooks, async () => ((await missingFiles(folder, dtype, await readManifest(folder))).length > 0 ? downloadModel(source, dtype, folder, hooks) : []));
+  const downloaded = await withFolderLock(folder, hooks, () => downloadMissing(source, dtype, folder, hooks));
   return { folder, name: source.modelId, downloaded };
+}
+
+/** Another window may have downloaded the files while this one waited for the lock: what is missing is decided again. */
+async function downloadMissing(source: HubSource, dtype: Dtype, folder: string, hooks: StoreHooks): Promise<string[]> {
+  const missing = await missingFiles(folder, dtype, await readManifest(folder));
+  return missing.length > 0 ? downloadModel(source, dtype, folder, hooks) : [];
 }
 
 /** What the cache lacks for `dtype`; when no export is cached, its candidate names, as one entry. */
