@@ -76,7 +76,7 @@ export function gpt2TokenizerFiles(): TokenizerFiles {
 }
 
 /** What src/worker/gpt2 imports from outside itself: the random weights' PRNG and the <|endoftext|> id. */
-export const GENERATOR_DEPENDENCIES = ['src/worker/rng.ts', 'src/protocol.ts'];
+export const GENERATOR_DEPENDENCIES = ['src/worker/rng.ts', 'src/protocol.ts', 'src/worker/onnxFiles.ts'];
 
 /** Hash of the code that determines the output: a changed generator makes old folders stale. */
 function generatorHash(): string {

@@ -50,7 +50,7 @@ describe('model worker', function () {
   it('asks for a GPU and falls back to CPU with the reason', async () => {
     const info = await client.load({ ...load, device: 'gpu' });
     assert.equal(info.device, 'cpu');
-    assert.match(info.fallbackReason ?? '', /execution provider|no GPU/);
+    assert.match(info.fallbackReason ?? '', /^webgpu: .*; cuda: /, 'WebGPU first, then CUDA, each with its reason');
     assert.ok(logs.some((m) => /GPU not used, running on CPU/.test(m)));
     await client.load(load);
   });

@@ -1,0 +1,178 @@
+// What the loader checks before it says a model is ready: config.json against the graph, plain files of sane
+// size, external data inside the folder, and that every optimisation (the engine's graph on the file's weights,
+// the lean rewrite, a GPU) computes what the file as shipped computes, else the next one runs.
+import * as assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+import { loadModel } from '../../src/worker/engine/loadModel';
+import { exportFolder } from '../support/hfExport';
+import { maxAbsDiff } from '../support/maxAbsDiff';
+import { tinyModelDir } from '../support/tinyModel';
+
+const GRAPH = 'onnx/model.onnx'; // onnx-community layout: one graph, no If
+const DT = onnx.TensorProto.DataType;
+
+describe('load checks', function () {
+  this.timeout(60_000);
+  let work: string;
+  let folder: string;
+
+  beforeEach(() => {
+    work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-load-'));
+    folder = path.join(work, 'model');
+    fs.cpSync(exportFolder('onnx-community-layout'), folder, { recursive: true });
+  });
+  afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
+
+  const load = (log?: (m: string) => void, device: 'cpu' | 'gpu' = 'cpu') => loadModel({ folder, name: 'm', dtype: 'fp32', device, threads: 1, log });
+  const editGraph = (edit: (g: onnx.IGraphProto) => void) => {
+    const file = path.join(folder, GRAPH);
+    const model = onnx.ModelProto.decode(fs.readFileSync(file));
+    edit(model.graph!);
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+  };
+  const editConfig = (edit: Record<string, unknown>) => {
+    const file = path.join(folder, 'config.json');
+    fs.writeFileSync(file, JSON.stringify({ ...JSON.parse(fs.readFileSync(file, 'utf8')), ...edit }));
+  };
+  const rejectsNaming = async (pattern: RegExp) =>
+    assert.rejects(load(), (e: Error & { code?: string }) => {
+      assert.equal(e.code, 'model-files');
+      assert.match(e.message, pattern);
+      return true;
+    });
+
+  /** After the lm_head: logits * 2 (which the weights alone do not show), and optionally a view by Shape(input_ids). */
+  const postProcessLogits = (viewByInputIds: boolean) =>
+    editGraph((g) => {
+      const head = g.node!.find((n) => n.output!.includes('logits'))!;
+      head.output = ['raw_logits'];
+      g.initializer!.push({ name: 'two', dataType: DT.FLOAT, dims: [], floatData: [2] });
+      g.node!.push({ opType: 'Mul', input: ['raw_logits', 'two'], output: [viewByInputIds ? 'scaled_logits' : 'logits'], name: 'scale_logits' });
+      if (!viewByInputIds) return;
+      g.initializer!.push({ name: 'minus_one', dataType: DT.INT64, dims: [1], int64Data: [-1] }, { name: 'vocab', dataType: DT.INT64, dims: [1], int64Data: [50257] });
+      g.initializer!.push({ name: 'one', dataType: DT.INT64, dims: [1], int64Data: [1] }, { name: 'two_i', dataType: DT.INT64, dims: [1], int64Data: [2] });
+      g.node!.push(
+        { opType: 'Shape', input: ['input_ids'], output: ['ids_shape'], name: 'ids_shape' },
+        { opType: 'Slice', input: ['ids_shape', 'one', 'two_i'], output: ['seq_len'], name: 'seq_len' },
+        { opType: 'Concat', input: ['minus_one', 'seq_len', 'vocab'], output: ['logits_shape'], name: 'logits_shape', attribute: [{ name: 'axis', type: onnx.AttributeProto.AttributeType.INT, i: 0 }] },
+        { opType: 'Reshape', input: ['scaled_logits', 'logits_shape'], output: ['logits'], name: 'view_logits' },
+      );
+    });
+
+  async function expectShippedLogits(model: Awaited<ReturnType<typeof load>>, factor: number) {
+    const plain = await loadModel({ folder: exportFolder('onnx-community-layout'), name: 'plain', dtype: 'fp32', device: 'cpu', threads: 1 });
+    try {
+      const ids = [464, 2068, 7586, 21831, 18045, 625, 262, 16931, 3290];
+      const got = (await model.decoder.prefill(ids))!.logits;
+      const want = (await plain.decoder.prefill(ids))!.logits.map((v) => v * factor);
+      assert.ok(maxAbsDiff(got, want) < 1e-5);
+    } finally {
+      await plain.dispose();
+    }
+  }
+
+  it('an export the weights do not fully describe runs the rewrite of the file, and says why once', async () => {
+    postProcessLogits(false);
+    const logged: string[] = [];
+    const model = await load((m) => logged.push(m));
+    try {
+      assert.equal(model.info.graph, 'the file rewritten to return only new keys/values');
+      const why = logged.filter((m) => m.includes("not using the engine's graph"));
+      assert.equal(why.length, 1, logged.join('\n'));
+      assert.match(why[0], /logits differ by up to/);
+      await expectShippedLogits(model, 2);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('when the rewrite breaks the file too, the file runs as shipped', async () => {
+    postProcessLogits(true);
+    const logged: string[] = [];
+    const model = await load((m) => logged.push(m));
+    try {
+      assert.equal(model.info.graph, 'the file as shipped');
+      assert.ok(logged.some((m) => /not using the file rewritten .*the probe failed/.test(m)), logged.join('\n'));
+      await expectShippedLogits(model, 2);
+    } finally {
+      await model.dispose();
+    }
+  });
+
+  it('config.json that disagrees with the graph is a named error before anything is allocated', async () => {
+    editConfig({ n_layer: 100000 });
+    await rejectsNaming(/config\.json: "n_layer" is 100000, but there are 2 layers/);
+    editConfig({ n_layer: 2, n_head: 2 });
+    await rejectsNaming(/config\.json: "n_head" is 2, but past_key_values\.0\.key has 4 heads/);
+    editConfig({ n_head: 4, vocab_size: 50000 });
+    await rejectsNaming(/config\.json: "vocab_size" is 50000, but the logits have 50257 columns/);
+    editConfig({ vocab_size: 50257, n_positions: 4096 });
+    await rejectsNaming(/config\.json: "n_positions" is 4096, but the position table has 1024 rows/);
+  });
+
+  it('a config.json that is a pipe or a device is refused without reading it', async () => {
+    const config = path.join(folder, 'config.json');
+    fs.rmSync(config);
+    execFileSync('mkfifo', [config]);
+    await rejectsNaming(/config\.json: is not a regular file/);
+    fs.rmSync(config);
+    fs.symlinkSync('/dev/zero', config);
+    await rejectsNaming(/config\.json: is not a regular file/);
+  });
+
+  describe('external data', () => {
+    /** Moves the token table into a side file, as large exports do. */
+    const externalize = (location: string, dataFile = path.join(folder, 'onnx', location)) =>
+      editGraph((g) => {
+        const table = g.initializer!.find((t) => t.dims!.length === 2 && Number(t.dims![0]) === 50257)!;
+        fs.mkdirSync(path.dirname(dataFile), { recursive: true });
+        fs.writeFileSync(dataFile, table.rawData!);
+        table.externalData = [{ key: 'location', value: location }, { key: 'offset', value: '0' }, { key: 'length', value: String(table.rawData!.length) }];
+        table.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+        table.rawData = new Uint8Array(0);
+      });
+
+    it('a side file inside the model folder is read, whatever the working directory', async () => {
+      externalize('model.onnx_data');
+      const model = await load();
+      try {
+        await expectShippedLogits(model, 1);
+      } finally {
+        await model.dispose();
+      }
+    });
+
+    it('a reference outside the folder, absolute, or through a link is refused', async () => {
+      const original = fs.readFileSync(path.join(folder, GRAPH));
+      externalize('../../outside.bin', path.join(work, 'outside.bin'));
+      await rejectsNaming(/refers to external data "\.\.\/\.\.\/outside\.bin", which is not a file name inside the model folder; refusing/);
+      fs.writeFileSync(path.join(folder, GRAPH), original);
+      externalize(path.join(work, 'outside.bin'), path.join(work, 'outside.bin'));
+      await rejectsNaming(/which is not a file name inside the model folder/);
+      fs.writeFileSync(path.join(folder, GRAPH), original);
+      externalize('linked.bin', path.join(work, 'outside.bin'));
+      fs.symlinkSync(path.join(work, 'outside.bin'), path.join(folder, 'onnx', 'linked.bin'));
+      await rejectsNaming(/"linked\.bin", which is not a plain file/);
+    });
+  });
+
+  it('device gpu tries WebGPU, then the platform provider, and runs on the CPU with the reasons when neither proves itself', async () => {
+    const tiny = await tinyModelDir();
+    const logged: string[] = [];
+    const model = await loadModel({ folder: tiny, name: 'tiny', dtype: 'fp32', device: 'gpu', threads: 1, log: (m) => logged.push(m) });
+    try {
+      if (model.info.device === 'gpu') return; // a machine with a working GPU: its probe matched the CPU's logits
+      assert.match(model.info.fallbackReason ?? '', /^webgpu: .*; cuda: /);
+      const cpu = await loadModel({ folder: tiny, name: 'tiny', dtype: 'fp32', device: 'cpu', threads: 1 });
+      const ids = [1, 2, 3, 4, 5];
+      assert.ok(maxAbsDiff((await model.decoder.prefill(ids))!.logits, (await cpu.decoder.prefill(ids))!.logits) < 1e-5);
+      await cpu.dispose();
+    } finally {
+      await model.dispose();
+    }
+  });
+});
