@@ -158,14 +158,10 @@ export function linearFor(g: GraphBuilder, dtype: Gpt2Dtype): LinearFn {
 /** Token embedding (Gather) and the lm_head (x @ wte^T, or the export's own [E, V] copy). */
 export function embeddings(g: GraphBuilder, w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2Dtype) {
   const V = c.vocabSize, E = c.nEmbd;
-  if (isInt8(w.wte)) return exportedInt8Embeddings(g, w.wte, w.lmHead, c);
+  if (isInt8(w.wte) || w.lmHead) return exportedEmbeddings(g, w.wte, w.lmHead, c);
   if (dtype === 'fp32') {
     const wte = g.f32('transformer.wte.weight', [V, E], w.wte);
     const embed = g.op1('Gather', [wte, 'input_ids'], { axis: 0 }); // [B, S, E]
-    if (w.lmHead) {
-      const head = g.f32('lm_head.weight', [E, V], fp32Weight(w.lmHead, 'lm_head'));
-      return { embed, lmHead: (h: string) => g.op1('MatMul', [h, head]) }; // [B, S, V]
-    }
     const lmHead = (h: string) => {
       // Gemm(transB) reads wte as stored; a MatMul would need a transposed copy of the biggest tensor.
       const flat = g.op1('Reshape', [h, g.i64('lm_head.flat_shape', [-1, E])]); // [B*S, E]
@@ -191,17 +187,22 @@ export function embeddings(g: GraphBuilder, w: Gpt2Weights<Matrix>, c: Gpt2Confi
 }
 
 /**
- * A q8 export's tables as onnxruntime's quantizer stored them: wte with one scale for the whole table (Gather
- * the int8 rows, then DequantizeLinear, as the export does), and the lm_head as its own int8 [E, V] matrix.
+ * An export's tables as it stores them: wte fp32, or int8 with one scale for the whole table (Gather the int8
+ * rows, then DequantizeLinear, as onnxruntime's quantizer writes it); the lm_head as its own [E, V] matrix.
  */
-function exportedInt8Embeddings(g: GraphBuilder, wte: Int8Matrix, lmHead: Matrix | undefined, c: Gpt2Config) {
+function exportedEmbeddings(g: GraphBuilder, wte: Matrix, lmHead: Matrix | undefined, c: Gpt2Config) {
   const V = c.vocabSize, E = c.nEmbd;
-  if (wte.scale.length !== 1) throw new Error('wte: an int8 table needs one scale for the whole table');
-  const table = int8Initializers(g, wte, [V, E], 'transformer.wte.weight');
-  const rows = g.op1('Gather', [table.wq, 'input_ids'], { axis: 0 }); // [B, S, E] int8
-  const zero = table.zero ?? g.init('transformer.wte.weight_zero_point', wte.q instanceof Int8Array ? DT.INT8 : DT.UINT8, [], wte.zeroPoint);
-  const embed = g.op1('DequantizeLinear', [rows, table.scale, zero]);
-  if (!lmHead) throw new Error('lm_head: a q8 export needs its own lm_head matrix');
+  let embed: string;
+  if (isInt8(wte)) {
+    if (wte.scale.length !== 1) throw new Error('wte: an int8 table needs one scale for the whole table');
+    const table = int8Initializers(g, wte, [V, E], 'transformer.wte.weight');
+    const rows = g.op1('Gather', [table.wq, 'input_ids'], { axis: 0 }); // [B, S, E] int8
+    const zero = table.zero ?? g.init('transformer.wte.weight_zero_point', wte.q instanceof Int8Array ? DT.INT8 : DT.UINT8, [], wte.zeroPoint);
+    embed = g.op1('DequantizeLinear', [rows, table.scale, zero]);
+  } else {
+    embed = g.op1('Gather', [g.f32('transformer.wte.weight', [V, E], wte), 'input_ids'], { axis: 0 });
+  }
+  if (!lmHead) throw new Error('lm_head: an export with an int8 token table needs its own lm_head matrix');
   if (!isInt8(lmHead)) return { embed, lmHead: (h: string) => g.op1('MatMul', [h, g.f32('lm_head.weight', [E, V], lmHead)]) };
   const head = int8Initializers(g, lmHead, [E, V], 'lm_head.weight');
   return { embed, lmHead: (h: string) => q8MatMul(g, h, head.wq, head.scale, head.zero) };
