@@ -90,7 +90,14 @@ export type WorkerToHost =
   | { type: 'token'; id: number; sample: number; text: string }
   | { type: 'done'; id: number; result: GenerationResult }
   | { type: 'error'; id: number; code: ErrorCode; message: string }
-  | { type: 'log'; level: 'trace' | 'info' | 'warn' | 'error'; message: string };
+  | { type: 'log'; level: 'trace' | 'info' | 'warn' | 'error'; message: string }
+  // Sent on a timer: a worker whose event loop is stuck (a model file that never finishes parsing) cannot send it.
+  | { type: 'alive' };
+
+/** The Worker's `workerData`: how often to send `alive`, chosen by the host to fit its watchdog. */
+export interface WorkerStartData {
+  heartbeatMs: number;
+}
 
 export type ErrorCode =
   | 'bad-request' // the request itself is invalid (empty prompt, not loaded, ...)
@@ -98,7 +105,8 @@ export type ErrorCode =
   | 'download' // network or server failure while downloading
   | 'offline' // offline mode and the model is not in the cache
   | 'runtime' // ONNX Runtime failed
-  | 'crashed'; // the worker died; the host restarts it
+  | 'crashed' // the worker died; the host restarts it
+  | 'unresponsive'; // the worker sent nothing, not even `alive`, for too long; the host ended it
 
 /** Token id of `<|endoftext|>` in every GPT-2 vocabulary. */
 export const END_OF_TEXT = 50256;

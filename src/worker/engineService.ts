@@ -1,7 +1,7 @@
 // The worker's request handling, free of worker_threads so that tests can drive it directly.
 // Requests run one at a time in arrival order; `cancel` is honoured between two decode steps,
 // or before a queued request starts.
-import type { GenerateOptions, GenerationResult, HostToWorker, LoadOptions, WorkerToHost } from '../protocol';
+import type { GenerateOptions, GenerationResult, HostToWorker, LoadOptions, WorkerStartData, WorkerToHost } from '../protocol';
 import { EngineError, errorMessage } from './errors';
 import { generate } from './engine/generate';
 import { normalizeGenerateOptions } from './engine/generateOptions';
@@ -104,6 +104,18 @@ export class EngineService {
     this.modelKey = undefined;
     await model?.dispose();
   }
+}
+
+const DEFAULT_HEARTBEAT_MS = 1000;
+
+/**
+ * Posts `alive` now and then on a timer, busy or idle, so that the host can tell a worker working through a long
+ * request from one whose event loop is stuck; silence while idle means stuck too. The timer does not keep the
+ * thread alive.
+ */
+export function startHeartbeat(post: (message: WorkerToHost) => void, start?: Partial<WorkerStartData>): void {
+  post({ type: 'alive' });
+  setInterval(() => post({ type: 'alive' }), start?.heartbeatMs ?? DEFAULT_HEARTBEAT_MS).unref();
 }
 
 function emptyResult(cancelled: boolean): GenerationResult {

@@ -1,9 +1,11 @@
 // Entry point of the model worker thread: wires the typed protocol to the engine service.
-import { parentPort } from 'node:worker_threads';
-import type { HostToWorker, WorkerToHost } from '../protocol';
-import { EngineService } from './engineService';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { HostToWorker, WorkerStartData, WorkerToHost } from '../protocol';
+import { EngineService, startHeartbeat } from './engineService';
 
 const port = parentPort;
 if (!port) throw new Error('worker.js must run in a worker thread');
-const service = new EngineService((message: WorkerToHost) => port.postMessage(message));
+const post = (message: WorkerToHost) => port.postMessage(message);
+const service = new EngineService(post);
+startHeartbeat(post, workerData as Partial<WorkerStartData> | undefined);
 port.on('message', (message: HostToWorker) => service.handle(message));
