@@ -4,7 +4,7 @@
 // settings change or the user asks for a restart.
 import type { GenerateOptions, GenerationResult, LoadOptions, ModelInfo } from '../protocol';
 import { AbortError } from '../core/abortable';
-import { WorkerClient, WorkerError } from './workerClient';
+import { WorkerClient, WorkerError, type WorkerClientHooks, type WorkerClientOptions } from './workerClient';
 
 export type ModelState =
   | { kind: 'idle' }
@@ -28,11 +28,12 @@ export class ModelController {
   private active = 0;
   readonly client: WorkerClient;
 
-  constructor(workerScript: string, private readonly hooks: ModelControllerHooks = {}) {
-    this.client = new WorkerClient(workerScript, {
+  constructor(workerScript: string, private readonly hooks: ModelControllerHooks = {}, clientOptions: WorkerClientOptions = {}) {
+    const clientHooks: WorkerClientHooks = {
       onLog: (level, message) => hooks.onLog?.(level, message),
       onCrash: (reason) => this.crashed(reason),
-    });
+    };
+    this.client = new WorkerClient(workerScript, clientHooks, clientOptions);
   }
 
   get state(): ModelState {
@@ -95,6 +96,8 @@ export class ModelController {
       return info;
     } catch (error) {
       const failure = error instanceof Error ? error : new Error(String(error));
+      // A crash may have had nothing to do with the model, so that load is tried again; one that stalled the
+      // worker ('unresponsive') would stall every fresh worker too, so it is remembered like a bad file.
       if (!(failure instanceof WorkerError && failure.code === 'crashed')) this.failed = { key, error: failure };
       this.setState({ kind: 'error', message: failure.message });
       throw failure;
