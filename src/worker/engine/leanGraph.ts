@@ -21,8 +21,9 @@ export interface LeanGraph {
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
-export function makeLeanGraph(original: Uint8Array, options: LeanOptions = {}): LeanGraph {
-  const model = onnx.ModelProto.decode(original);
+/** `original`: the graph's bytes, or a decoded ModelProto, which is then rewritten in place (no second decode). */
+export function makeLeanGraph(original: Uint8Array | onnx.ModelProto, options: LeanOptions = {}): LeanGraph {
+  const model = original instanceof Uint8Array ? onnx.ModelProto.decode(original) : original;
   const graph = model.graph!;
   const outputs = graph.output!.map((o) => o.name!);
   const presentNames = outputs.filter((n) => /^present\.\d+\.(key|value)$/.test(n));

@@ -8,7 +8,7 @@ import type { Device, Dtype, ModelInfo } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { headDim, type Gpt2Config } from '../gpt2/config';
 import { weightsFromExport } from '../gpt2/fromExport';
-import { buildGpt2Onnx } from '../gpt2/graph';
+import { GRAPH_PRODUCER, gpt2Model } from '../gpt2/graph';
 import { LEAN_OUTPUTS, type Gpt2Decoder } from './decoder';
 import { checkConfigAgainstGraph } from './graphCheck';
 import { chooseGraph, type GraphCandidate } from './graphChoice';
@@ -36,8 +36,6 @@ export interface LoadRequest {
 /** Probe tolerance, relative to the logits' scale: fp32 graphs differ by rounding only; q8 ones also by activation quantization. */
 const TOLERANCE: Record<Dtype, number> = { fp32: 1e-4, q8: 1e-2, q4: 1e-2 };
 
-const PRODUCER = 'local-gpt2'; // encodeModel's producerName: a graph this project wrote
-
 export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
   const log = request.log ?? (() => undefined);
@@ -52,8 +50,8 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
     candidates = [leanRewrite(shipped, config, `the engine's graph written from ${path.basename(source.file)}`)];
   } else {
     checkConfigAgainstGraph(config, source.model, path.join(folder, 'config.json'), source.file);
-    shipped = onnx.ModelProto.encode(source.model).finish();
-    candidates = source.model.producerName === PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph")] : exportCandidates(source.model, shipped, config);
+    shipped = source.bytes;
+    candidates = source.model.producerName === GRAPH_PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph")] : exportCandidates(source.model, shipped, config);
   }
   const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
   const chosen = await chooseGraph({ file: source.file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log });
@@ -85,7 +83,7 @@ function exportCandidates(model: onnx.ModelProto, shipped: Uint8Array, config: G
     build: () => {
       const found = weightsFromExport(model, config);
       mapped.description = `the engine's graph on the file's ${found.dtype} weights`;
-      return makeLeanGraph(buildGpt2Onnx(found.weights, config, found.dtype)).bytes;
+      return makeLeanGraph(gpt2Model(found.weights, config, found.dtype)).bytes;
     },
   };
   return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values')];

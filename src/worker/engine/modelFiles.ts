@@ -16,7 +16,7 @@ export const READ_LIMITS = { json: 16 * MiB, tokenizer: 64 * MiB, onnx: 2048 * M
 
 /** Where the network comes from: an ONNX graph (its bytes decoded once), or a checkpoint to write one from. */
 export type GraphSource =
-  | { kind: 'onnx'; file: string; model: onnx.ModelProto }
+  | { kind: 'onnx'; file: string; model: onnx.ModelProto; bytes: Uint8Array /* the graph as shipped, external data included */ }
   | { kind: 'checkpoint'; file: string };
 
 export async function readConfig(folder: string): Promise<Gpt2Config> {
@@ -33,7 +33,7 @@ export async function readConfig(folder: string): Promise<Gpt2Config> {
 export async function findGraph(folder: string, dtype: Dtype): Promise<GraphSource> {
   for (const name of onnxCandidates(dtype)) {
     const file = path.join(folder, name);
-    if (await exists(file)) return { kind: 'onnx', file, model: await readOnnx(file, folder) };
+    if (await exists(file)) return { kind: 'onnx', file, ...(await readOnnx(file, folder)) };
   }
   const checkpoint = path.join(folder, 'model.safetensors');
   if (await exists(checkpoint)) return { kind: 'checkpoint', file: checkpoint };
@@ -42,7 +42,7 @@ export async function findGraph(folder: string, dtype: Dtype): Promise<GraphSour
   throw new EngineError('model-files', `${folder}: no ${dtype} model (looked for ${onnxCandidates(dtype).join(', ')}, model.safetensors)${found}`);
 }
 
-async function readOnnx(file: string, folder: string): Promise<onnx.ModelProto> {
+async function readOnnx(file: string, folder: string): Promise<{ model: onnx.ModelProto; bytes: Uint8Array }> {
   const bytes = await readModelFile(file, READ_LIMITS.onnx);
   if (bytes.length === 0) throw new EngineError('model-files', `${file}: the file is empty (0 bytes)`);
   let model: onnx.ModelProto;
@@ -51,8 +51,8 @@ async function readOnnx(file: string, folder: string): Promise<onnx.ModelProto> 
   } catch (error) {
     throw new EngineError('model-files', `${file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
   }
-  await inlineExternalData(model, file, folder);
-  return model;
+  const inlined = await inlineExternalData(model, file, folder);
+  return { model, bytes: inlined ? onnx.ModelProto.encode(model).finish() : bytes };
 }
 
 /**
@@ -60,7 +60,7 @@ async function readOnnx(file: string, folder: string): Promise<onnx.ModelProto> 
  * file, inside the model folder, the range inside the file) and the bytes moved into the graph, so that what
  * runs depends on nothing but the folder.
  */
-async function inlineExternalData(model: onnx.ModelProto, file: string, folder: string): Promise<void> {
+async function inlineExternalData(model: onnx.ModelProto, file: string, folder: string): Promise<boolean> {
   const external = tensorsOf(model.graph!).filter((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
   let total = 0;
   for (const tensor of external) {
@@ -83,6 +83,7 @@ async function inlineExternalData(model: onnx.ModelProto, file: string, folder: 
     tensor.dataLocation = onnx.TensorProto.DataLocation.DEFAULT;
     tensor.externalData = [];
   }
+  return external.length > 0;
 }
 
 async function externalDataFile(location: string, file: string, folder: string, tensor: string): Promise<string> {

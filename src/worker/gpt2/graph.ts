@@ -282,8 +282,16 @@ function mlp(g: GraphBuilder, x: string, l: number, w: Gpt2Weights<Matrix>, c: G
   return linear(hidden, w.h[l].mlp.c_proj, 4 * E, E, p + '.c_proj'); // [B, S, E]
 }
 
+/** producerName of every graph this project writes: the loader runs those without mapping their weights. */
+export const GRAPH_PRODUCER = 'local-gpt2';
+
 /** Serialized ONNX model (ModelProto bytes) of GPT-2 with the given weights, ready for InferenceSession.create. */
 export function buildGpt2Onnx(w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2Dtype): Uint8Array {
+  return onnx.ModelProto.encode(gpt2Model(w, c, dtype)).finish();
+}
+
+/** GPT-2 with the given weights as a ModelProto (for rewriting before it is encoded once). */
+export function gpt2Model(w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2Dtype): onnx.ModelProto {
   validateConfig(c);
   if (w.h.length !== c.nLayer) throw new Error(`weights have ${w.h.length} blocks, config says nLayer=${c.nLayer}`);
   const E = c.nEmbd, H = c.nHead, D = headDim(c), eps = c.layerNormEpsilon;
@@ -329,18 +337,22 @@ export function buildGpt2Onnx(w: Gpt2Weights<Matrix>, c: Gpt2Config, dtype: Gpt2
       outputs.push(valueInfo(`present.${l}.${kv}`, DT.FLOAT, ['batch_size', H, 'total_sequence_length', D]));
     }
   }
-  return encodeModel(g, `gpt2-${dtype}`, inputs, outputs);
+  return modelOf(g, `gpt2-${dtype}`, inputs, outputs);
 }
 
-/** ModelProto bytes of the collected graph; imports com.microsoft when a node uses it (MatMulNBits). */
-export function encodeModel(g: GraphBuilder, name: string, input: onnx.IValueInfoProto[], output: onnx.IValueInfoProto[]): Uint8Array {
+/** The collected graph as a ModelProto; imports com.microsoft when a node uses it (MatMulNBits). */
+export function modelOf(g: GraphBuilder, name: string, input: onnx.IValueInfoProto[], output: onnx.IValueInfoProto[]): onnx.ModelProto {
   const opsetImport = [{ domain: '', version: 20 }];
   if (g.nodes.some((n) => n.domain === 'com.microsoft')) opsetImport.push({ domain: 'com.microsoft', version: 1 });
-  const model = onnx.ModelProto.create({
+  return onnx.ModelProto.create({
     irVersion: 8,
-    producerName: 'local-gpt2',
+    producerName: GRAPH_PRODUCER,
     opsetImport,
     graph: { name, node: g.nodes, initializer: g.initializers, input, output },
   });
-  return onnx.ModelProto.encode(model).finish();
+}
+
+/** ModelProto bytes of the collected graph. */
+export function encodeModel(g: GraphBuilder, name: string, input: onnx.IValueInfoProto[], output: onnx.IValueInfoProto[]): Uint8Array {
+  return onnx.ModelProto.encode(modelOf(g, name, input, output)).finish();
 }
