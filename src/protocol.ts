@@ -47,6 +47,16 @@ export interface GenerateOptions {
   stream: boolean;
   /** Independent samples from the same prompt (for cycling through alternatives). */
   samples: number;
+  /**
+   * Token healing: when the prompt ends inside a word, generate from before that word's last tokens, with the first
+   * tokens constrained to rewrite them; the text returned and streamed starts at the end of the prompt. Default off.
+   */
+  heal?: boolean;
+  /**
+   * Stop before the first token whose probability (softmax of logits / temperature, over the whole vocabulary, before
+   * top-k/top-p; temperature 1 when greedy) is below this. 0 or absent = off.
+   */
+  minTokenProbability?: number;
 }
 
 export type HostToWorker =
@@ -71,7 +81,14 @@ export interface ModelInfo {
   graph: string;
 }
 
-export type StopReason = 'eos' | 'length' | 'stop' | 'cancelled';
+export type StopReason = 'eos' | 'length' | 'stop' | 'cancelled' | 'low-confidence';
+
+/** Where a sample stopped for `low-confidence`: the index of the refused new token (0 = nothing shown) and its probability. */
+export interface ConfidenceCut {
+  sample: number;
+  token: number;
+  probability: number;
+}
 
 export interface GenerationResult {
   texts: string[]; // one per sample
@@ -79,6 +96,7 @@ export interface GenerationResult {
   promptTokens: number; // after cropping to the window
   reusedTokens: number; // prompt tokens whose KV cache was reused from an earlier request
   newTokens: number; // summed over samples
+  confidenceCuts?: ConfidenceCut[]; // one per sample that stopped for 'low-confidence'
   timings: { prefillMs: number; decodeMs: number; totalMs: number };
 }
 

@@ -161,3 +161,131 @@ describe('generate (sampling loop)', () => {
     assert.deepEqual(prefilled, [END_OF_TEXT]);
   });
 });
+
+// ---- token healing and confidence gating (synthetic logits) ---------------------------------------------------------
+// A word-level toy vocabulary on top of the single characters, encoded greedily longest-first.
+const WORDS = [...CHARS, ' bec', 'ause', ' because', ' be', 'cause', ' beach'];
+const wordCodec: TextCodec = {
+  encode(text) {
+    const out: number[] = [];
+    for (let i = 0; i < text.length; ) {
+      const best = WORDS.reduce((b, w, id) => (text.startsWith(w, i) && w.length > (WORDS[b]?.length ?? 0) ? id : b), -1);
+      out.push(Math.max(0, best));
+      i += Math.max(1, WORDS[best]?.length ?? 1);
+    }
+    return out;
+  },
+  decode: (ids) => ids.map((id) => WORDS[id] ?? '?').join(''),
+  vocabulary: () => [...WORDS, ...Array(VOCAB - WORDS.length).fill('?')],
+};
+const word = (text: string) => WORDS.indexOf(text);
+
+/** Logits from a function of the step (0 = after the prompt); records what was prefilled. */
+function craftedDecoder(at: (step: number) => Float32Array): TokenDecoder & { prefilled: number[] } {
+  const decoder = scriptedDecoder([0]);
+  let step = 0;
+  return Object.assign(decoder, {
+    prefilled: [] as number[],
+    async prefill(p: readonly number[]) {
+      (decoder as unknown as { prefilled: number[] }).prefilled = [...p];
+      step = 0;
+      return { logits: at(0), reused: 0 };
+    },
+    async forward() {
+      return at(++step);
+    },
+  });
+}
+
+/** Logits where `best` wins by far and `runnerUp` comes second; everything else is 0. */
+function preferring(best: number, runnerUp?: number): Float32Array {
+  const logits = new Float32Array(VOCAB);
+  logits[best] = 20;
+  if (runnerUp !== undefined) logits[runnerUp] = 10;
+  return logits;
+}
+
+describe('generate: token healing', () => {
+  it('backs up over the word being typed, rewrites it with a token that starts with it, and shows only what follows', async () => {
+    // The model left alone would say "x"; only " because" is consistent with " beca".
+    const decoder = craftedDecoder((step) => (step === 0 ? preferring(word('x'), word(' because')) : preferring(END_OF_TEXT)));
+    let streamed = '';
+    const result = await generate(decoder, wordCodec, options({ prompt: 'it is useful beca', heal: true }), {
+      isCancelled: () => false,
+      onText: (_s, t) => (streamed += t),
+    });
+    assert.deepEqual(decoder.prefilled, wordCodec.encode('it is useful'), 'the prompt backed up to the word boundary');
+    assert.deepEqual(result.texts, ['use']);
+    assert.equal(streamed, 'use', 'the healed part is not streamed');
+  });
+
+  it('a token that is a prefix of the removed text leaves the rest to the next one', async () => {
+    const script = [word(' be'), word('cause'), word(' '), word('o'), END_OF_TEXT];
+    const decoder = craftedDecoder((step) => preferring(script[step]));
+    const result = await generate(decoder, wordCodec, options({ prompt: 'useful beca', heal: true }), noHooks);
+    assert.deepEqual(result.texts, ['use o']);
+  });
+
+  it('healing tokens do not count against maxNewTokens', async () => {
+    const script = [word(' be'), word('c'), word('a'), word('u'), word('s')];
+    const decoder = craftedDecoder((step) => preferring(script[step]));
+    const result = await generate(decoder, wordCodec, options({ prompt: 'useful beca', heal: true, maxNewTokens: 2 }), noHooks);
+    assert.deepEqual(result.texts, ['us']);
+  });
+
+  it('changes nothing when the prompt ends at a word boundary', async () => {
+    const run = async (heal: boolean) => {
+      const decoder = craftedDecoder((step) => preferring([word('a'), word('b'), END_OF_TEXT][step]));
+      const result = await generate(decoder, wordCodec, options({ prompt: 'useful ', heal }), noHooks);
+      return { prefilled: decoder.prefilled, texts: result.texts };
+    };
+    assert.deepEqual(await run(true), await run(false));
+  });
+});
+
+describe('generate: confidence-gated length', () => {
+  /** `token` with probability p (at temperature 1), the rest spread over ten others, so greedy still picks `token`. */
+  function split(token: number, p: number): Float32Array {
+    const logits = new Float32Array(VOCAB).fill(-1e9);
+    logits[token] = Math.log(p);
+    for (let other = 1000; other < 1010; other++) logits[other] = Math.log((1 - p) / 10);
+    return logits;
+  }
+
+  it('stops before the first token below the threshold and says where', async () => {
+    const decoder = craftedDecoder((step) => split(word('abc'[step] ?? 'd'), [0.9, 0.6, 0.3][step] ?? 0.9));
+    const result = await generate(decoder, wordCodec, options({ minTokenProbability: 0.5 }), noHooks);
+    assert.deepEqual(result.texts, ['ab']);
+    assert.deepEqual(result.stopReasons, ['low-confidence']);
+    assert.equal(result.confidenceCuts?.length, 1);
+    assert.equal(result.confidenceCuts![0].sample, 0);
+    assert.equal(result.confidenceCuts![0].token, 2);
+    assert.ok(Math.abs(result.confidenceCuts![0].probability - 0.3) < 1e-6, String(result.confidenceCuts![0].probability));
+  });
+
+  it('shows nothing when the first token is already below it', async () => {
+    const decoder = craftedDecoder(() => split(word('a'), 0.2));
+    let streamed = '';
+    const result = await generate(decoder, wordCodec, options({ minTokenProbability: 0.5 }), { isCancelled: () => false, onText: (_s, t) => (streamed += t) });
+    assert.deepEqual(result.texts, ['']);
+    assert.equal(streamed, '');
+    assert.equal(result.confidenceCuts![0].token, 0);
+  });
+
+  it('measures the probability after temperature, before top-k', async () => {
+    // p = 0.6 at temperature 1 is 0.36 / (0.36 + 10 * 0.04^2) = 0.957 at temperature 0.5; top-k 1 would make it 1.
+    const decoder = craftedDecoder(() => split(word('a'), 0.6));
+    const result = await generate(decoder, wordCodec, options({ maxNewTokens: 1, minTokenProbability: 0.96, sampling: { topK: 1, topP: 1, temperature: 0.5, seed: 1 } }), noHooks);
+    assert.deepEqual(result.stopReasons, ['low-confidence']);
+    assert.ok(Math.abs(result.confidenceCuts![0].probability - 0.36 / 0.376) < 1e-6, String(result.confidenceCuts![0].probability));
+  });
+
+  it('0 turns it off', async () => {
+    const flat = new Float32Array(VOCAB);
+    flat[word('a')] = 1; // the best token, with a probability of 5e-5
+    const decoder = craftedDecoder(() => flat);
+    const result = await generate(decoder, wordCodec, options({ maxNewTokens: 3, minTokenProbability: 0 }), noHooks);
+    assert.deepEqual(result.texts, ['aaa']);
+    assert.equal(result.confidenceCuts, undefined);
+  });
+});

@@ -1,5 +1,5 @@
 import * as assert from 'node:assert/strict';
-import { argmax, sampleToken, softmax, topK, topPCount } from '../../src/worker/engine/sampler';
+import { argmax, sampleToken, softmax, tokenProbability, topK, topPCount } from '../../src/worker/engine/sampler';
 import { mulberry32 } from '../../src/worker/rng';
 
 const VOCAB = 50257;
@@ -82,5 +82,16 @@ describe('sampler', () => {
     const logits = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2)]);
     const rng = mulberry32(7);
     for (let i = 0; i < 500; i++) assert.ok(sampleToken(logits, { topK: 0, topP: 0.7, temperature: 1 }, rng) < 2);
+  });
+
+  it('tokenProbability is the full-vocabulary softmax after temperature, greedy counting as 1', () => {
+    const logits = Float32Array.from([Math.log(0.5), Math.log(0.3), Math.log(0.2), -Infinity]);
+    assert.ok(Math.abs(tokenProbability(logits, 1, 1) - 0.3) < 1e-6);
+    assert.ok(Math.abs(tokenProbability(logits, 1, 0) - 0.3) < 1e-6);
+    assert.ok(Math.abs(tokenProbability(logits, 0, 0.5) - 0.25 / 0.38) < 1e-6);
+    assert.equal(tokenProbability(logits, 3, 1), 0);
+    const random = randomLogits(3, 500);
+    const total = Array.from(random, (_, i) => tokenProbability(random, i, 0.7)).reduce((a, b) => a + b, 0);
+    assert.ok(Math.abs(total - 1) < 1e-6, String(total));
   });
 });

@@ -39,6 +39,8 @@ export function normalizeGenerateOptions(raw: GenerateOptions, vocabSize: number
       },
       stream: raw.stream === true,
       samples: clamp('samples', number('samples', raw.samples ?? 1), 1, MAX_SAMPLES, true),
+      heal: raw.heal === true,
+      minTokenProbability: clamp('minTokenProbability', number('minTokenProbability', raw.minTokenProbability ?? 0), 0, 1, false),
     },
   };
 }

@@ -48,6 +48,20 @@ export function topPCount(probs: Float64Array, p: number): number {
   return probs.length;
 }
 
+/**
+ * The probability of `token` in softmax(logits / temperature) over the whole vocabulary: what the model thinks of
+ * it, before top-k/top-p narrow the choice (those would make every greedy token look certain). Greedy counts as
+ * temperature 1. Masked (-Infinity) logits count as probability 0.
+ */
+export function tokenProbability(logits: Float32Array, token: number, temperature: number): number {
+  const t = temperature > 0 ? temperature : 1;
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) if (logits[i] > max) max = logits[i];
+  let sum = 0;
+  for (let i = 0; i < logits.length; i++) sum += Math.exp((logits[i] - max) / t);
+  return Math.exp((logits[token] - max) / t) / sum;
+}
+
 export function sampleToken(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
   if (options.temperature <= 0 || options.topK === 1) return argmax(logits);
   const candidates = topK(logits, options.topK);
