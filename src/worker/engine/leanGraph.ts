@@ -6,6 +6,7 @@
 //   logits_last                = logits of the last position                  (when ln_f can be found)
 // drops the full present.* outputs, and the engine keeps the whole cache in its own buffers, passed back in as zero-copy inputs.
 import { onnx } from 'onnx-proto';
+import { decodeOnnx } from './decodeOnnx';
 
 export interface LeanOptions {
   /** n_positions: finds the position table (wpe) so that exports without position_ids can be given one. */
@@ -23,7 +24,7 @@ const INT64 = onnx.TensorProto.DataType.INT64;
 
 /** `original`: the graph's bytes, or a decoded ModelProto, which is then rewritten in place (no second decode). */
 export function makeLeanGraph(original: Uint8Array | onnx.ModelProto, options: LeanOptions = {}): LeanGraph {
-  const model = original instanceof Uint8Array ? onnx.ModelProto.decode(original) : original;
+  const model = original instanceof Uint8Array ? decodeOnnx(original) : original;
   const graph = model.graph!;
   const outputs = graph.output!.map((o) => o.name!);
   const presentNames = outputs.filter((n) => /^present\.\d+\.(key|value)$/.test(n));

@@ -5,6 +5,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
+import { decodeOnnx } from './decodeOnnx';
 import type { Dtype } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { configFromHfJson, type Gpt2Config } from '../gpt2/config';
@@ -47,7 +48,7 @@ async function readOnnx(file: string, folder: string): Promise<{ model: onnx.Mod
   if (bytes.length === 0) throw new EngineError('model-files', `${file}: the file is empty (0 bytes)`);
   let model: onnx.ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = decodeOnnx(bytes);
   } catch (error) {
     throw new EngineError('model-files', `${file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
   }
