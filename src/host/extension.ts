@@ -6,7 +6,7 @@ import { ModelController, type ModelState } from '../client/modelController';
 import { CompletionPipeline } from '../core/pipeline';
 import { toLoadOptions, needsModelReload, type Settings } from '../core/settings';
 import type { GenerateOptions } from '../protocol';
-import { generateContinuation } from './generateCommand';
+import { ContinuationGenerator } from './generateCommand';
 import { GhostTextProvider } from './inlineProvider';
 import { selectModel, showMenu } from './menu';
 import { DownloadProgress, Notifier } from './notifications';
@@ -70,6 +70,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     generate: (options, signal) => tracker.run('inline', options, signal),
   });
   const provider = new GhostTextProvider(pipeline, reportError);
+  const generator = new ContinuationGenerator(settings, (options, signal, onText) => tracker.run('generate', options, signal, onText), reportError, (line) => log.info(line));
 
   context.subscriptions.push(
     log,
@@ -78,6 +79,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     tracker,
     stateChanges,
     provider,
+    generator,
     { dispose: () => void controller.dispose() },
     settingsReader.onDidChange(({ previous, next }) => {
       if (needsModelReload(previous, next)) {
@@ -89,9 +91,8 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
       refreshStatus();
     }),
     vscode.languages.registerInlineCompletionItemProvider({ pattern: '**' }, provider),
-    vscode.commands.registerCommand('localGpt2.generateContinuation', () =>
-      generateContinuation(settings(), (options, signal, onText) => tracker.run('generate', options, signal, onText), reportError),
-    ),
+    vscode.commands.registerCommand('localGpt2.generateContinuation', () => generator.start()),
+    vscode.commands.registerCommand('localGpt2.stopGenerating', () => generator.stop('Escape')),
     vscode.commands.registerCommand('localGpt2.triggerCompletion', () => vscode.commands.executeCommand('editor.action.inlineSuggest.trigger')),
     vscode.commands.registerCommand('localGpt2.toggle', () =>
       vscode.workspace.getConfiguration('localGpt2').update('enable', !settings().enable, vscode.ConfigurationTarget.Global),

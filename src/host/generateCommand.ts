@@ -1,97 +1,127 @@
-// "Generate continuation": streams a longer continuation into the editor at the cursor (after the
-// selection if there is one), in a cancellable progress notification. All inserts join one undo step.
+// "Generate continuation": streams a longer continuation into the editor at the cursor (after the selection if
+// there is one), in a cancellable progress notification that counts the tokens. The user stays in charge: typing,
+// moving the cursor, Escape or closing the editor stops it at once (one AbortSignal reaches the worker); what was
+// written stays as one undo step, and the log says how the run ended.
 import * as vscode from 'vscode';
+import { describeEnding, progressMessage, type GenerationEnding, type StopCause } from '../core/generationReport';
 import { buildPromptWindow } from '../core/promptWindow';
 import { toSamplingOptions, type Settings } from '../core/settings';
 import type { GenerateOptions, GenerationResult } from '../protocol';
 import { textBeforeCursor } from './documentWindow';
+import { watchStopConditions } from './stopConditions';
+import { StreamingInsert } from './streamingInsert';
 
 export type StreamingGenerate = (options: GenerateOptions, signal: AbortSignal, onText: (text: string) => void) => Promise<GenerationResult>;
 
-export async function generateContinuation(settings: Settings, generate: StreamingGenerate, onError: (error: unknown) => void): Promise<boolean> {
-  const editor = vscode.window.activeTextEditor;
-  if (!editor) {
-    void vscode.window.showInformationMessage('Local GPT-2: open a file to generate a continuation in.');
-    return false;
-  }
-  const document = editor.document;
-  const anchor = editor.selection.isEmpty ? editor.selection.active : editor.selection.end;
-  const before = textBeforeCursor(document, anchor);
-  const cursorOffset = before.cursorOffset;
-  const { prompt } = buildPromptWindow({ textBeforeCursor: before.text, cursorOffset });
-  const options: GenerateOptions = {
-    prompt,
-    maxNewTokens: settings.generateMaxTokens,
-    sampling: toSamplingOptions(settings),
-    stop: { atNewline: false, strings: [] },
-    stream: true,
-    samples: 1,
-  };
-  return vscode.window.withProgress(
-    { location: vscode.ProgressLocation.Notification, title: 'Local GPT-2: generating', cancellable: true },
-    async (progress, token) => {
-      const abort = new AbortController();
-      token.onCancellationRequested(() => abort.abort());
-      const writer = new StreamingInsert(editor, cursorOffset);
-      try {
-        const result = await generate(options, abort.signal, (text) => writer.push(text));
-        await writer.finish();
-        progress.report({ message: `${result.newTokens} tokens` });
-        return true;
-      } catch (error) {
-        await writer.finish();
-        if (!abort.signal.aborted) onError(error);
-        return false;
-      } finally {
-        writer.dispose();
-      }
-    },
-  );
-}
+/** The context key the Escape keybinding waits for. */
+const GENERATING = 'localGpt2.generating';
 
-/**
- * Inserts streamed text at a marker that moves with edits before it (ours included), batching
- * tokens that arrive while an edit is in progress. Only the first edit opens an undo stop, so one
- * undo removes the whole continuation.
- */
-class StreamingInsert implements vscode.Disposable {
-  private pending = '';
-  private written = 0;
-  private flushing: Promise<void> = Promise.resolve();
-  private readonly tracker: vscode.Disposable;
+export class ContinuationGenerator implements vscode.Disposable {
+  private stopRunning: ((cause: StopCause) => void) | undefined;
 
   constructor(
-    private readonly editor: vscode.TextEditor,
-    private offset: number,
-  ) {
-    this.tracker = vscode.workspace.onDidChangeTextDocument((e) => {
-      if (e.document !== editor.document) return;
-      for (const change of e.contentChanges) {
-        if (change.rangeOffset <= this.offset) this.offset += change.text.length - Math.min(change.rangeLength, this.offset - change.rangeOffset);
-      }
-    });
+    private readonly settings: () => Settings,
+    private readonly generate: StreamingGenerate,
+    private readonly onError: (error: unknown) => void,
+    private readonly log: (line: string) => void,
+  ) {}
+
+  /** The command. Resolves true when the model ran to its end. */
+  async start(): Promise<boolean> {
+    const editor = vscode.window.activeTextEditor;
+    if (!editor) {
+      void vscode.window.showInformationMessage('Local GPT-2: open a file to generate a continuation in.');
+      return false;
+    }
+    if (this.stopRunning) {
+      // Two streams into one document would each take the other's inserts for the user's edits.
+      void vscode.window.showInformationMessage('Local GPT-2: a continuation is already being generated (Escape stops it).');
+      return false;
+    }
+    return vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: 'Local GPT-2: generating', cancellable: true },
+      (progress, token) => this.run(editor, progress, token),
+    );
   }
 
-  push(text: string): void {
-    this.pending += text;
-    this.flushing = this.flushing.then(() => this.flush());
-  }
-
-  async finish(): Promise<void> {
-    await this.flushing;
-    if (this.written > 0) await this.editor.edit(() => undefined, { undoStopBefore: false, undoStopAfter: true });
+  /** Stops the running generation, if any (Escape's command). */
+  stop(cause: StopCause): void {
+    this.stopRunning?.(cause);
   }
 
   dispose(): void {
-    this.tracker.dispose();
+    this.stop('shutdown');
   }
 
-  private async flush(): Promise<void> {
-    if (!this.pending) return;
-    const text = this.pending;
-    this.pending = '';
-    const at = this.editor.document.positionAt(this.offset);
-    const ok = await this.editor.edit((edit) => edit.insert(at, text), { undoStopBefore: this.written === 0, undoStopAfter: false });
-    if (ok) this.written += text.length;
+  private async run(editor: vscode.TextEditor, progress: vscode.Progress<{ message?: string }>, token: vscode.CancellationToken): Promise<boolean> {
+    const anchor = editor.selection.isEmpty ? editor.selection.active : editor.selection.end;
+    const before = textBeforeCursor(editor.document, anchor);
+    const options = this.optionsFor(before.text, before.cursorOffset);
+    const abort = new AbortController();
+    let cause = 'notification cancel' as StopCause; // set by stop(), in callbacks TypeScript cannot follow
+    const stop = (why: StopCause) => {
+      if (abort.signal.aborted) return;
+      cause = why;
+      writer.stop();
+      abort.abort();
+    };
+    const writer = new StreamingInsert(editor, before.cursorOffset, {
+      onForeignEdit: () => stop('edit'),
+      onWritten: (tokens) => progress.report({ message: progressMessage(tokens) }),
+    });
+    const watches = vscode.Disposable.from(watchStopConditions(editor, stop), token.onCancellationRequested(() => stop('notification cancel')));
+    this.setRunning(stop);
+    const started = Date.now();
+    const written = () => ({ ...writer.written, ms: Date.now() - started });
+    try {
+      const result = await this.generate(options, abort.signal, (text) => writer.push(text));
+      await writer.finish(cause === 'cursor moved');
+      if (abort.signal.aborted) {
+        // Stopped after the model's last token but before all of it was written: the rest was dropped.
+        this.end({ ...written(), kind: 'cancelled', cause }, progress);
+        return false;
+      }
+      const { promptTokens, reusedTokens, newTokens, stopReasons } = result;
+      this.end({ ...written(), tokens: newTokens, kind: 'done', reason: stopReasons[0], promptTokens, reusedTokens }, progress);
+      return true;
+    } catch (error) {
+      await writer.finish(cause === 'cursor moved');
+      if (abort.signal.aborted) {
+        this.end({ ...written(), kind: 'cancelled', cause }, progress);
+      } else {
+        this.end({ ...written(), kind: 'error', message: error instanceof Error ? error.message : String(error) }, progress);
+        this.onError(error);
+      }
+      return false;
+    } finally {
+      watches.dispose();
+      writer.dispose();
+      this.setRunning(undefined);
+    }
+  }
+
+  private optionsFor(textBefore: string, cursorOffset: number): GenerateOptions {
+    const settings = this.settings();
+    return {
+      prompt: buildPromptWindow({ textBeforeCursor: textBefore, cursorOffset }).prompt,
+      maxNewTokens: settings.generateMaxTokens,
+      sampling: toSamplingOptions(settings),
+      stop: { atNewline: false, strings: [] },
+      stream: true,
+      samples: 1,
+    };
+  }
+
+  /** The notification closes with the run, so the final count also stays a few seconds in the status bar. */
+  private end(ending: GenerationEnding, progress: vscode.Progress<{ message?: string }>): void {
+    const outcome = ending.kind === 'done' ? ending.reason : ending.kind === 'cancelled' ? `stopped by ${ending.cause}` : 'error';
+    progress.report({ message: `${progressMessage(ending.tokens)} (${outcome})` });
+    vscode.window.setStatusBarMessage(`Local GPT-2: generated ${progressMessage(ending.tokens)} (${outcome})`, 5000);
+    this.log(describeEnding(ending));
+  }
+
+  private setRunning(stop: ((cause: StopCause) => void) | undefined): void {
+    this.stopRunning = stop;
+    void vscode.commands.executeCommand('setContext', GENERATING, stop !== undefined);
   }
 }
