@@ -41,22 +41,24 @@ export async function chooseGraph(request: GraphChoiceRequest): Promise<ChosenGr
   const shipped = await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads).catch((error) => {
     throw new EngineError('model-files', `${file}: ONNX Runtime could not load it (${firstLine(error)})`);
   });
-  const want = await probeLogits(shipped.decoder).catch(async (error) => {
-    await shipped.session.release();
-    throw new EngineError('model-files', `${file}: the model loads but cannot generate (${firstLine(error)})`);
-  });
-  let chosen: ChosenGraph & { bytes: Uint8Array } = { ...shipped, bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
+  const want = await probeLogits(shipped.decoder)
+    .catch((error) => {
+      throw new EngineError('model-files', `${file}: the model loads but cannot generate (${firstLine(error)})`);
+    })
+    .finally(() => shipped.session.release()); // its probe logits are all the candidates need: one model in memory at a time
+  let chosen: (ChosenGraph & { bytes: Uint8Array }) | undefined;
   for (const candidate of request.candidates) {
     const tried = await tryCandidate(candidate, want, request);
-    if (typeof tried === 'string') {
-      log(`${file}: not using ${candidate.description}: ${tried}`);
-      continue;
+    if (typeof tried !== 'string') {
+      chosen = { ...tried, description: candidate.description, device: 'cpu' };
+      break;
     }
-    await shipped.session.release();
-    chosen = { ...tried, description: candidate.description, device: 'cpu' };
-    break;
+    log(`${file}: not using ${candidate.description}: ${tried}`);
   }
-  if (chosen.session === shipped.session) log(`${file}: running the file as shipped (slower: the whole KV cache crosses into JavaScript every step)`);
+  if (!chosen) {
+    log(`${file}: running the file as shipped (slower: the whole KV cache crosses into JavaScript every step)`);
+    chosen = { ...(await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads)), bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
+  }
   return request.device === 'gpu' ? onGpu(chosen, want, request) : chosen;
 }
 
