@@ -1,8 +1,9 @@
-// The status bar menu: toggle completions, switch model, open the log, restart the worker.
+// The status bar menu: toggle completions, switch model, open the log, restart the worker. Switching never
+// removes a setting without saying so: the list says which entry clears localModelPath, and a message confirms it.
 import * as vscode from 'vscode';
+import { isHubModelId } from '../core/modelId';
+import { modelChoices } from '../core/modelChoices';
 import type { Settings } from '../core/settings';
-
-const KNOWN_MODELS = ['Xenova/gpt2', 'Xenova/distilgpt2', 'Xenova/gpt2-medium'];
 
 export async function showMenu(settings: Settings): Promise<void> {
   const items: (vscode.QuickPickItem & { command: string })[] = [
@@ -17,21 +18,54 @@ export async function showMenu(settings: Settings): Promise<void> {
 }
 
 export async function selectModel(settings: Settings): Promise<void> {
-  const FOLDER = '$(folder) Local folder…';
-  const OTHER = '$(edit) Other Hugging Face model id…';
-  const picked = await vscode.window.showQuickPick(
-    [...KNOWN_MODELS.map((label) => ({ label, description: label === settings.model ? 'current' : '' })), { label: OTHER }, { label: FOLDER }],
-    { title: 'Local GPT-2: model' },
-  );
-  if (!picked) return;
-  const config = vscode.workspace.getConfiguration('localGpt2');
-  if (picked.label === FOLDER) {
-    const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model folder' });
-    if (folder?.[0]) await config.update('localModelPath', folder[0].fsPath, vscode.ConfigurationTarget.Global);
-    return;
+  const picked = await vscode.window.showQuickPick(modelChoices(settings), { title: 'Local GPT-2: model' });
+  switch (picked?.action.kind) {
+    case 'hub':
+      return useHubModel(picked.action.model, settings);
+    case 'other-hub': {
+      const model = await vscode.window.showInputBox({
+        prompt: 'Hugging Face model id (GPT-2 family, ONNX export)',
+        value: settings.model,
+        validateInput: (id) => (isHubModelId(id.trim()) ? undefined : 'a model id looks like "owner/name"'),
+      });
+      return model ? useHubModel(model.trim(), settings) : undefined;
+    }
+    case 'clear-folder':
+      return clearLocalModelPath(settings);
+    case 'pick-folder':
+      return void (await pickModelFolder());
   }
-  const model = picked.label === OTHER ? await vscode.window.showInputBox({ prompt: 'Hugging Face model id (GPT-2 family, ONNX export)', value: settings.model }) : picked.label;
-  if (!model) return;
-  await config.update('model', model, vscode.ConfigurationTarget.Global);
-  await config.update('localModelPath', undefined, vscode.ConfigurationTarget.Global);
+}
+
+/** Asks for a model folder and puts it in the user settings; false when the dialog was dismissed. */
+export async function pickModelFolder(): Promise<boolean> {
+  const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model folder' });
+  if (!folder?.[0]) return false;
+  await vscode.workspace.getConfiguration('localGpt2').update('localModelPath', folder[0].fsPath, vscode.ConfigurationTarget.Global);
+  return true;
+}
+
+async function useHubModel(model: string, settings: Settings): Promise<void> {
+  await vscode.workspace.getConfiguration('localGpt2').update('model', model, vscode.ConfigurationTarget.Global);
+  if (settings.localModelPath) await clearLocalModelPath({ ...settings, model });
+}
+
+/** Clears the folder wherever it is set (user or workspace settings), and says where, or where it could not. */
+async function clearLocalModelPath(settings: Settings): Promise<void> {
+  const config = vscode.workspace.getConfiguration('localGpt2');
+  const where = config.inspect<string>('localModelPath');
+  const targets: [unknown, vscode.ConfigurationTarget, string][] = [
+    [where?.globalValue, vscode.ConfigurationTarget.Global, 'user'],
+    [where?.workspaceValue, vscode.ConfigurationTarget.Workspace, 'workspace'],
+  ];
+  const cleared: string[] = [];
+  for (const [value, target, name] of targets) {
+    if (value === undefined) continue;
+    await config.update('localModelPath', undefined, target);
+    cleared.push(name);
+  }
+  const left = where?.workspaceFolderValue !== undefined ? ' It is still set in a workspace folder\'s settings, which win.' : '';
+  void vscode.window.showInformationMessage(
+    `Local GPT-2: cleared localGpt2.localModelPath (${settings.localModelPath}) from the ${cleared.join(' and ') || 'no'} settings; ${settings.model} is used from ${settings.hubUrl}.${left}`,
+  );
 }
