@@ -8,7 +8,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { loadModel } from '../../src/worker/engine/loadModel';
-import { exportFolder } from '../support/hfExport';
+import { exportFolder, references } from '../support/hfExport';
 import { maxAbsDiff } from '../support/maxAbsDiff';
 import { tinyModelDir } from '../support/tinyModel';
 
@@ -173,6 +173,67 @@ describe('load checks', function () {
       await cpu.dispose();
     } finally {
       await model.dispose();
+    }
+  });
+});
+
+describe('exports written below opset 17', function () {
+  this.timeout(60_000);
+  /** LayerNormalization spelled out as the TorchScript exporter does below opset 17: (x - mean) / sqrt(var + eps) * gain + bias. */
+  function decomposeLayerNorms(g: onnx.IGraphProto): number {
+    const nodes: onnx.INodeProto[] = [];
+    let count = 0;
+    g.initializer!.push({ name: 'ln_axes', dataType: DT.INT64, dims: [1], int64Data: [-1] }, { name: 'ln_two', dataType: DT.FLOAT, dims: [], floatData: [2] });
+    for (const n of g.node!) {
+      if (n.opType !== 'LayerNormalization') {
+        nodes.push(n);
+        continue;
+      }
+      const [x, gain, bias] = n.input!, p = `ln${count++}`;
+      const eps = n.attribute!.find((a) => a.name === 'epsilon')?.f ?? 1e-5;
+      g.initializer!.push({ name: `${p}_eps`, dataType: DT.FLOAT, dims: [], floatData: [eps] });
+      const op = (opType: string, input: string[], output: string) => nodes.push({ opType, input, output: [output], name: `${p}_${output}` });
+      op('ReduceMean', [x, 'ln_axes'], `${p}_mean`);
+      op('Sub', [x, `${p}_mean`], `${p}_centered`);
+      op('Pow', [`${p}_centered`, 'ln_two'], `${p}_squared`);
+      op('ReduceMean', [`${p}_squared`, 'ln_axes'], `${p}_var`);
+      op('Add', [`${p}_var`, `${p}_eps`], `${p}_var_eps`);
+      op('Sqrt', [`${p}_var_eps`], `${p}_std`);
+      op('Div', [`${p}_centered`, `${p}_std`], `${p}_normed`);
+      op('Mul', [`${p}_normed`, gain], `${p}_scaled`);
+      op('Add', [`${p}_scaled`, bias], n.output![0]);
+    }
+    g.node = nodes;
+    return count;
+  }
+
+  it('LayerNorms spelled out as ReduceMean/Sub/Pow/Sqrt/Div/Mul/Add still map onto the engine graph, with PyTorch greedy ids', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-opset14-'));
+    try {
+      const folder = path.join(work, 'model');
+      fs.cpSync(exportFolder('onnx-community-layout'), folder, { recursive: true });
+      const file = path.join(folder, GRAPH);
+      const model = onnx.ModelProto.decode(fs.readFileSync(file));
+      assert.equal(decomposeLayerNorms(model.graph!), 5);
+      fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+      const loaded = await loadModel({ folder, name: 'opset14', dtype: 'fp32', device: 'cpu', threads: 1 });
+      try {
+        assert.equal(loaded.info.graph, "the engine's graph on the file's fp32 weights");
+        const ref = references('onnx-community-layout', 'fp32')[0];
+        let logits = (await loaded.decoder.prefill(ref.promptIds))!.logits;
+        const ids: number[] = [];
+        for (let i = 0; i < ref.greedyIds.length; i++) {
+          let best = 0;
+          for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+          ids.push(best);
+          logits = await loaded.decoder.forward([best]);
+        }
+        assert.deepEqual(ids, ref.greedyIds);
+      } finally {
+        await loaded.dispose();
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
     }
   });
 });
