@@ -5,7 +5,7 @@
 // (it never rejects with an abort error) and generate is never called once the signal has
 // aborted. Errors from generate that are not cancellations reject, so the host can report them.
 
-import type { GenerateOptions, GenerationResult } from '../protocol';
+import type { ConfidenceCut, GenerateOptions, GenerationResult } from '../protocol';
 import { isAbortError, sleep as abortableSleep, throwIfAborted } from './abortable';
 import { CompletionCache } from './completionCache';
 import { isSingleLine, postprocessAll, type PostprocessContext } from './postprocess/index';
@@ -138,6 +138,9 @@ function generateOptions({ prompt, settings, context, request }: Job): GenerateO
     stop: { atNewline: isSingleLine(context), strings: [] },
     stream: false,
     samples: SAMPLES[request.trigger],
+    // The cursor is usually inside a word while typing; healing lets GPT-2 pick that word's tokens itself.
+    heal: true,
+    minTokenProbability: settings.minTokenProbability,
   };
 }
 
@@ -146,8 +149,8 @@ function generateOptions({ prompt, settings, context, request }: Job): GenerateO
  * prompt, so the prompt stays last and "typing through" (old key is a prefix of the new key) works.
  */
 function cacheKey({ prompt, settings, context }: Job, trigger: Trigger): string {
-  const { multiline, maxNewTokens, topK, topP, temperature } = settings;
-  const header = JSON.stringify([trigger, multiline, maxNewTokens, topK, topP, temperature, context.lineSuffix]);
+  const { multiline, maxNewTokens, topK, topP, temperature, minTokenProbability } = settings;
+  const header = JSON.stringify([trigger, multiline, maxNewTokens, topK, topP, temperature, minTokenProbability, context.lineSuffix]);
   return `${header}\u0000${prompt}`;
 }
 
@@ -155,6 +158,11 @@ function describeGeneration(request: CompletionRequest, result: GenerationResult
   const { promptTokens, reusedTokens, newTokens, timings } = result;
   return (
     `completion (${request.trigger}, v${request.documentVersion ?? '?'}): ${kept}/${result.texts.length} kept, ` +
-    `${promptTokens} prompt tokens (${reusedTokens} reused), ${newTokens} new, ${Math.round(timings.totalMs)} ms`
+    `${promptTokens} prompt tokens (${reusedTokens} reused), ${newTokens} new, ${Math.round(timings.totalMs)} ms` +
+    (result.confidenceCuts ?? []).map(describeCut).join('')
   );
+}
+
+function describeCut({ sample, token, probability }: ConfidenceCut): string {
+  return `; sample ${sample} cut for low confidence at new token ${token} (p=${probability.toPrecision(2)})`;
 }

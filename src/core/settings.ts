@@ -20,6 +20,7 @@ export interface Settings {
   readonly topK: number; // 0 = no limit
   readonly topP: number; // 1 = off
   readonly temperature: number; // 0 = greedy
+  readonly minTokenProbability: number; // 0 = off
   readonly maxNewTokens: number;
   readonly generateMaxTokens: number;
   readonly multiline: boolean;
@@ -40,6 +41,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   topK: 50,
   topP: 1,
   temperature: 1,
+  minTokenProbability: 0,
   maxNewTokens: 32,
   generateMaxTokens: 200,
   multiline: false,
@@ -86,6 +88,7 @@ const FIELDS: { readonly [K in keyof Settings]: FieldCheck<Settings[K]> } = {
   topK: numberField({ min: 0, max: GPT2_VOCAB_SIZE, integer: true, fallback: D.topK, meanings: { 0: 'no limit' } }),
   topP: numberField({ min: 0.01, max: 1, integer: false, fallback: D.topP, meanings: { 1: 'off' } }),
   temperature: numberField({ min: 0, max: 2, integer: false, fallback: D.temperature, meanings: { 0: 'greedy' } }),
+  minTokenProbability: numberField({ min: 0, max: 1, integer: false, fallback: D.minTokenProbability, meanings: { 0: 'off' } }),
   maxNewTokens: numberField({ min: 1, max: 256, integer: true, fallback: D.maxNewTokens }),
   generateMaxTokens: numberField({ min: 1, max: 1024, integer: true, fallback: D.generateMaxTokens }),
   multiline: booleanField(D.multiline),

@@ -88,7 +88,17 @@ describe('core/pipeline', () => {
       stop: { atNewline: true, strings: [] },
       stream: false,
       samples: 1,
+      heal: true,
+      minTokenProbability: 0,
     });
+  });
+
+  it('heals the word being typed and passes the confidence threshold on', async () => {
+    const h = new Harness();
+    h.settings = parseSettings({ minTokenProbability: 0.05 }).settings;
+    await h.complete({ prefix: 'Local models are useful beca' });
+    assert.equal(h.generated[0]!.heal, true);
+    assert.equal(h.generated[0]!.minTokenProbability, 0.05);
   });
 
   it('lets the model write several lines only when multiline is on and nothing follows the cursor', async () => {
@@ -204,7 +214,9 @@ describe('core/pipeline', () => {
       await h.complete({ lineSuffix: ')' });
       h.settings = parseSettings({ temperature: 0 }).settings;
       await h.complete({ lineSuffix: '' });
-      assert.equal(h.generated.length, 3);
+      h.settings = parseSettings({ temperature: 0, minTokenProbability: 0.1 }).settings;
+      await h.complete({ lineSuffix: '' });
+      assert.equal(h.generated.length, 4);
     });
 
     it('remembers that there was nothing to suggest', async () => {
@@ -328,5 +340,13 @@ describe('core/pipeline', () => {
     await pipeline.complete({ languageId: 'x', prefix: 'p', lineSuffix: '', trigger: 'invoke', documentVersion: 7 }, new AbortController().signal);
     assert.equal(lines.length, 1);
     assert.match(lines[0]!, /invoke, v7\): 1\/3 kept, 10 prompt tokens \(0 reused\)/);
+  });
+
+  it('logs where a sample was cut for low confidence', async () => {
+    const lines: string[] = [];
+    const cut: GenerationResult = { ...result(['abc'], ['low-confidence']), confidenceCuts: [{ sample: 0, token: 3, probability: 0.0123 }] };
+    const pipeline = new CompletionPipeline({ generate: async () => cut, settings: () => DEFAULT_SETTINGS, sleep: async () => undefined, log: (line) => lines.push(line) });
+    await pipeline.complete({ languageId: 'x', prefix: 'p', lineSuffix: '', trigger: 'automatic' }, new AbortController().signal);
+    assert.match(lines[0]!, /cut for low confidence at new token 3 \(p=0\.012\)/);
   });
 });

@@ -62,7 +62,7 @@ describe('core/settings', () => {
 
   it('keeps valid values as they are, without problems', () => {
     const raw = {
-      enable: false, topK: 0, topP: 0.9, temperature: 0, maxNewTokens: 64, generateMaxTokens: 1024,
+      enable: false, topK: 0, topP: 0.9, temperature: 0, minTokenProbability: 0.05, maxNewTokens: 64, generateMaxTokens: 1024,
       multiline: true, debounceMs: 0, model: 'Xenova/distilgpt2', revision: 'refs/pr/1', dtype: 'fp32',
       localModelPath: '/models/gpt2', hubUrl: 'http://127.0.0.1:8080', device: 'gpu', threads: 64,
     };
