@@ -27,7 +27,8 @@ export interface CompletionRequest {
 }
 
 export interface PipelineDependencies {
-  generate(options: GenerateOptions, signal: AbortSignal): Promise<GenerationResult>;
+  /** `trigger` lets the host retry a failed model load for an explicit request only. */
+  generate(options: GenerateOptions, signal: AbortSignal, trigger: Trigger): Promise<GenerationResult>;
   settings(): Settings;
   /** The clock: injectable so tests need not wait for real debounces. */
   sleep?(ms: number, signal: AbortSignal): Promise<void>;
@@ -105,7 +106,7 @@ export class CompletionPipeline {
 
   /** Called with no await since the debounce's abort check, so an aborted request never gets here. */
   private async generate(job: Job, signal: AbortSignal): Promise<string[]> {
-    const result = await this.deps.generate(generateOptions(job), signal);
+    const result = await this.deps.generate(generateOptions(job), signal, job.request.trigger);
     const completions = postprocessAll(result.texts, job.context);
     // Cached even when this request was aborted meanwhile: the keystroke that aborted it is
     // often the first character of this very suggestion, and typing-through can serve it.
