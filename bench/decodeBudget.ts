@@ -13,7 +13,9 @@ import { onnx } from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { slotsFor } from '../src/worker/engine/kvCache';
 import { headDim, type Gpt2Config } from '../src/worker/gpt2/config';
-import { embeddings, encodeModel, GraphBuilder, linearFor, valueInfo } from '../src/worker/gpt2/graph';
+import { linearFor } from '../src/worker/gpt2/linears';
+import { encodeModel, GraphBuilder, valueInfo } from '../src/worker/gpt2/onnxBuilder';
+import { tokenTable } from '../src/worker/gpt2/tokenTable';
 import { randomWeights, type Gpt2Weights } from '../src/worker/gpt2/weights';
 import type { Dtype } from '../src/protocol';
 import { summarize, type Summary } from './stats';
@@ -51,7 +53,7 @@ function skeletonOnnx(w: Gpt2Weights, c: Gpt2Config, dtype: Dtype, slots: number
     }
   }
   if (slots !== undefined) inputs.push(valueInfo('q', FLOAT, [1, H, 1, D]), valueInfo('probs', FLOAT, [1, H, 1, slots]));
-  const { embed, lmHead } = embeddings(g, w, c, dtype); // the step's embedding row too: a few KB
+  const { embed, lmHead } = tokenTable(g, w, c, dtype); // the step's embedding row too: a few KB
   results.push(embed, lmHead('x'));
   // One scalar out, so ONNX Runtime must compute every result and only 4 bytes cross back to JS.
   const total = g.op1('Sum', results.map((r) => g.op1('ReduceSum', [r], { keepdims: 0 })));
