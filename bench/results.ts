@@ -7,6 +7,7 @@ import type { DecodeBudget } from './decodeBudget';
 import type { ReadBandwidth } from './readBandwidth';
 import type { ColdRequestResult } from './scenarios/coldRequest';
 import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
+import type { HubLayoutResult } from './scenarios/hubLayout';
 import type { TypingSessionResult } from './scenarios/typingSession';
 import type { BandwidthFloor, Target } from './targets';
 import type { WeightBytes } from './weightBytesPerToken';
@@ -26,6 +27,8 @@ export interface BenchResults {
   floor: BandwidthFloor;
   /** The decode step's unavoidable work alone, at the longest decode context. Absent in runs before 2026-11-25 11:30. */
   budget?: DecodeBudget;
+  /** (d) the same weights in a hub download's layout vs the own graph. Absent before 2026-12-01, and when the model is not one of the project's own graphs. */
+  hubLayout?: HubLayoutResult;
   targets: Target[];
 }
 

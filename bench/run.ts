@@ -1,6 +1,7 @@
 // `npm run bench [-- --quick] [--dtype q8|fp32|q4]`: the project's engine against transformers.js v4
 // generate() on the same model file, dtype, prompts, sampling (top-k 50) and thread count, in one process
-// and one run so that every ratio compares like with like. See bench/README.md for how to read the output.
+// and one run so that every ratio compares like with like; then (d) the engine on the same weights in a hub
+// download's layout against its own graph. See bench/README.md for how to read the output.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -19,11 +20,13 @@ import { formatDuration, formatTable } from './report/table';
 import { saveResults, type BenchResults } from './results';
 import { runColdRequest } from './scenarios/coldRequest';
 import { runDecodeSpeed } from './scenarios/decodeSpeed';
+import { runHubLayout, type HubLayoutResult } from './scenarios/hubLayout';
 import { runTypingSession } from './scenarios/typingSession';
 import type { CompletionSystem, SystemConfig } from './systems/completionSystem';
 import { EngineSystem } from './systems/engineSystem';
 import { TransformersSystem } from './systems/transformersSystem';
-import { bandwidthFloor, evaluateTargets } from './targets';
+import { hubLayoutModel } from './hubLayoutModel';
+import { bandwidthFloor, evaluateTargets, HUB_LAYOUT } from './targets';
 import { weightBytesPerToken } from './weightBytesPerToken';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -43,7 +46,8 @@ async function main(): Promise<void> {
   log(`model ${model.file}, ${options.threads} threads${options.quick ? ', quick run' : ''}`);
 
   const config: SystemConfig = { folder, dtype: options.dtype, threads: options.threads, topK: options.topK };
-  const systems: CompletionSystem[] = [await EngineSystem.load(config), await TransformersSystem.load(config)];
+  const engine = await EngineSystem.load(config);
+  const systems: CompletionSystem[] = [engine, await TransformersSystem.load(config)];
   try {
     const prompts = new BenchPrompts(await loadTokenizer(folder));
     const coldPrompt = prompts.textOfTokens(options.cold.promptTokens);
@@ -68,6 +72,28 @@ async function main(): Promise<void> {
     log(`  decode budget @${budgetContext}: the step's linears and attention alone`);
     const budget = await measureDecodeBudget(configFromHfJson(hf), { dtype: options.dtype, threads: options.threads, context: budgetContext, repetitions: options.decode.tokens });
 
+    log('(d) hub layout: the same weights as an Optimum merged export, loaded like a download');
+    let hubLayout: HubLayoutResult | undefined;
+    const hubModel = await hubLayoutModel(folder, options.dtype, log);
+    if (!hubModel) log(`  skipped: ${model.file} is not one of the project's own graphs`);
+    else {
+      const hub = await EngineSystem.load({ ...config, folder: hubModel.folder }, HUB_LAYOUT);
+      log(`  ${path.relative(REPO_ROOT, hubModel.file)}${hubModel.reused ? ' (from an earlier run)' : ''}: ${hub.graph}, loaded in ${formatDuration(hub.loadMs / 1000)}`);
+      try {
+        hubLayout = await runHubLayout(engine, hub, session, {
+          file: path.relative(REPO_ROOT, hubModel.file),
+          producerName: hubModel.producerName,
+          maxNewTokens: options.typing.maxNewTokens,
+          promptIds: (n) => prompts.tokenIds(n),
+          context: budgetContext,
+          tokens: options.decode.tokens,
+          log,
+        });
+      } finally {
+        await hub.dispose();
+      }
+    }
+
     const results: BenchResults = {
       date: new Date().toISOString(),
       durationS: (performance.now() - started) / 1000,
@@ -90,7 +116,8 @@ async function main(): Promise<void> {
       weightBytes,
       floor,
       budget,
-      targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor),
+      hubLayout,
+      targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor, hubLayout),
     };
 
     // Only a full run is published to docs/; quick runs stay in bench/results/ (git-ignored).

@@ -1,6 +1,7 @@
 // The numbers the issue asks about, derived from the raw measurements in one place: ratios of the engine
 // to transformers.js, the bandwidth floor, and whether each target is met.
 import type { ColdRequestResult } from './scenarios/coldRequest';
+import type { HubLayoutResult } from './scenarios/hubLayout';
 import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
 import type { TypingSessionResult } from './scenarios/typingSession';
 import type { ReadBandwidth } from './readBandwidth';
@@ -8,6 +9,8 @@ import type { WeightBytes } from './weightBytesPerToken';
 
 export const ENGINE = 'engine';
 export const TRANSFORMERS = 'transformers.js';
+/** The engine on the same weights in a hub download's layout (scenario (d)). */
+export const HUB_LAYOUT = 'hub layout';
 
 export interface BandwidthFloor {
   gbPerSecond: number; // the fastest of the ReduceSum runs
@@ -41,7 +44,7 @@ export function bandwidthFloor(bandwidth: ReadBandwidth, weights: WeightBytes, m
   };
 }
 
-export function evaluateTargets(cold: ColdRequestResult, typing: TypingSessionResult, decode: DecodeSpeedResult, floor: BandwidthFloor): Target[] {
+export function evaluateTargets(cold: ColdRequestResult, typing: TypingSessionResult, decode: DecodeSpeedResult, floor: BandwidthFloor, hub?: HubLayoutResult): Target[] {
   const ratio = (r: ColdRequestResult | TypingSessionResult) => r.systems[ENGINE].ms.median / r.systems[TRANSFORMERS].ms.median;
   const longest = decode.systems[ENGINE].reduce((a, b) => (b.context > a.context ? b : a));
   const target = (name: string, value: number, limit: number, unit: string): Target => ({ name, value, limit, met: value <= limit, unit });
@@ -49,5 +52,18 @@ export function evaluateTargets(cold: ColdRequestResult, typing: TypingSessionRe
     target('typing session median, engine / transformers.js', ratio(typing), 0.25, 'x'),
     target('cold request median, engine / transformers.js', ratio(cold), 1, 'x'),
     target(`engine decode at ${longest.context} context / bandwidth floor`, longest.tokenMs.median / floor.ms, 2, 'x floor'),
+    ...(hub ? hubLayoutTargets(hub) : []),
+  ];
+}
+
+/** "A hub download runs within 1.1x of the project's own graph on typing and decode": hub layout / own graph. */
+export function hubLayoutTargets(hub: HubLayoutResult): Target[] {
+  const typing = hub.typingSession.systems;
+  const [ownDecode] = hub.decodeSpeed.systems[ENGINE];
+  const [hubDecode] = hub.decodeSpeed.systems[HUB_LAYOUT];
+  const target = (name: string, value: number): Target => ({ name, value, limit: 1.1, met: value <= 1.1, unit: 'x' });
+  return [
+    target('hub layout typing median / own graph', typing[HUB_LAYOUT].ms.median / typing[ENGINE].ms.median),
+    target(`hub layout decode at ${hubDecode.context} context / own graph`, hubDecode.tokenMs.median / ownDecode.tokenMs.median),
   ];
 }

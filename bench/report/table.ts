@@ -1,7 +1,7 @@
 // The human-readable summary printed at the end of a run: one row per measured quantity, the engine and
 // transformers.js side by side, their ratio, and the target where the issue sets one.
 import type { BenchResults } from '../results';
-import { ENGINE, TRANSFORMERS } from '../targets';
+import { ENGINE, HUB_LAYOUT, TRANSFORMERS } from '../targets';
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
 const ratio = (v: number) => v.toFixed(2) + 'x';
@@ -49,6 +49,28 @@ export function formatTable(r: BenchResults): string {
     }
   }
 
+  const h = r.hubLayout;
+  const notMapped: string[] = [];
+  if (h) {
+    const [ht, he] = [h.typingSession.systems, h.decodeSpeed.systems];
+    // The mapping not applying is the finding, whatever the times: said in the section's title and below the table.
+    rows.push([`(d) hub layout (Optimum merged, ${h.mapped ? 'mapped' : 'NOT MAPPED'}) vs own graph: ${h.typingSession.requests} typing requests, decode at ${he[ENGINE][0].context} context`]);
+    rows.push([`    the loader chose for the hub layout: ${h.mapped ? h.graph : `!!! ${h.graph} !!! (not the mapping: see below)`}`]);
+    rows.push(['', 'own graph', HUB_LAYOUT, 'hub/own']);
+    const hubPair = (label: string, own: number, hub: number, target = '') => rows.push([label, ms(own), ms(hub), ratio(hub / own), target]);
+    hubPair('    typing median per request', ht[ENGINE].ms.median, ht[HUB_LAYOUT].ms.median, verdict('hub layout typing'));
+    hubPair('    typing p90 per request', ht[ENGINE].ms.p90, ht[HUB_LAYOUT].ms.p90);
+    hubPair('    decode ms/token', he[ENGINE][0].tokenMs.median, he[HUB_LAYOUT][0].tokenMs.median, verdict('hub layout decode'));
+    rows.push(['    tokens generated (typing)', tokens(ht[ENGINE].newTokens), tokens(ht[HUB_LAYOUT].newTokens)]);
+    if (!h.mapped) {
+      notMapped.push(
+        `!!! (d) the loader did NOT map the hub layout's weights onto the engine's graph: it ran ${h.graph}.`,
+        `!!! (d) so the row measures that fallback, not the mapped graph. Load log for ${h.file}:`,
+        ...h.loadLog.map((line) => `!!!     ${line}`),
+      );
+    }
+  }
+
   const widths = rows[0].map((_, i) => Math.max(...rows.filter((row) => row.length > 1).map((row) => (row[i] ?? '').length)));
   const lines = rows.map((row) => (row.length === 1 ? row[0] : row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()));
 
@@ -65,7 +87,9 @@ export function formatTable(r: BenchResults): string {
     `  weights read per token: every initializer of the ONNX file, but only the current position's row of wpe (file total ${mb(r.weightBytes.allInitializers)})`,
     `  with one read of the fp32 KV cache added (reference only): ${kv}`,
     ...(r.budget ? [`kernels alone: the step's weight linears (+ attention over the cache as the engine lays it out) in a graph of nothing else, same threads, median of ${r.budget.linearsMs.n} runs`] : []),
-    `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}`,
+    ...(h ? [`hub layout: ${h.file}, producerName '${h.producerName}' (as the hub's files), loaded through loadModel; both engines alternate request by request`] : []),
+    `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}${h ? `, hub layout ${ms(h.loadMs)}` : ''}`,
+    ...notMapped,
   ].join('\n');
 }
 

@@ -9,18 +9,26 @@ import { ENGINE } from '../targets';
 import type { CompletionSystem, DecodeTiming, RequestTiming, SystemConfig } from './completionSystem';
 
 export class EngineSystem implements CompletionSystem {
-  readonly name = ENGINE; // the key every result table and target looks it up by
-
   private constructor(
+    /** The key every result table and target looks it up by: ENGINE, or another name for a second engine. */
+    readonly name: string,
     private readonly model: LoadedModel,
     private readonly config: SystemConfig,
     readonly loadMs: number,
+    /** What loadModel said: which graph runs, and why faster ones were not used. */
+    readonly loadLog: string[],
   ) {}
 
-  static async load(config: SystemConfig): Promise<EngineSystem> {
+  /** Which graph the loader chose for the file (ModelInfo.graph), e.g. "the engine's own graph". */
+  get graph(): string {
+    return this.model.info.graph;
+  }
+
+  static async load(config: SystemConfig, name = ENGINE): Promise<EngineSystem> {
     const started = performance.now();
-    const model = await loadModel({ folder: config.folder, name: config.folder, dtype: config.dtype, device: 'cpu', threads: config.threads });
-    return new EngineSystem(model, config, performance.now() - started);
+    const loadLog: string[] = [];
+    const model = await loadModel({ folder: config.folder, name: config.folder, dtype: config.dtype, device: 'cpu', threads: config.threads, log: (line) => loadLog.push(line) });
+    return new EngineSystem(name, model, config, performance.now() - started, loadLog);
   }
 
   async complete(prompt: string, maxNewTokens: number, seed: number): Promise<RequestTiming> {
