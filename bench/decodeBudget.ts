@@ -16,7 +16,8 @@ import { headDim, type Gpt2Config } from '../src/worker/gpt2/config';
 import { linearFor } from '../src/worker/gpt2/linears';
 import { encodeModel, GraphBuilder, valueInfo } from '../src/worker/gpt2/onnxBuilder';
 import { tokenTable } from '../src/worker/gpt2/tokenTable';
-import { randomWeights, type Gpt2Weights } from '../src/worker/gpt2/weights';
+import type { Gpt2Weights } from '../src/worker/gpt2/weights';
+import { randomWeights } from '../scripts/model/randomWeights';
 import type { Dtype } from '../src/protocol';
 import { summarize, type Summary } from './stats';
 

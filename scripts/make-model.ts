@@ -16,11 +16,11 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { configFromHfJson, validateConfig, type Gpt2Config } from '../src/worker/gpt2/config';
 import type { Gpt2Dtype } from '../src/worker/gpt2/graph';
-import { writeFileAtomic, writeModelFolder, type WrittenFile } from '../src/worker/gpt2/modelFolder';
+import { writeFileAtomic, writeModelFolder, type WrittenFile } from './model/modelFolder';
 import { DTYPE_SUFFIX } from '../src/worker/onnxFiles';
 import { weightsFromSafetensors } from '../src/worker/gpt2/safetensors';
-import { buildGpt2TokenizerFiles, type TokenizerFiles } from '../src/worker/gpt2/tokenizerFiles';
-import { randomWeights } from '../src/worker/gpt2/weights';
+import { buildGpt2TokenizerFiles, type TokenizerFiles } from './model/tokenizerFiles';
+import { randomWeights } from './model/randomWeights';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '..');
@@ -75,14 +75,19 @@ export function gpt2TokenizerFiles(): TokenizerFiles {
   return tokenizerFiles;
 }
 
-/** What src/worker/gpt2 imports from outside itself: the random weights' PRNG and the <|endoftext|> id. */
+/** The generator: the runtime's GPT-2 code and the model factory on top of it. */
+export const GENERATOR_FOLDERS = ['src/worker/gpt2', 'scripts/model'];
+
+/** What the generator folders import from outside themselves: the random weights' PRNG, the <|endoftext|> id, file names. */
 export const GENERATOR_DEPENDENCIES = ['src/worker/rng.ts', 'src/protocol.ts', 'src/worker/onnxFiles.ts'];
 
 /** Hash of the code that determines the output: a changed generator makes old folders stale. */
 function generatorHash(): string {
   const h = createHash('sha256');
-  const gpt2Dir = path.join(REPO_ROOT, 'src/worker/gpt2');
-  const files = fs.readdirSync(gpt2Dir).filter((f) => f.endsWith('.ts')).sort().map((f) => path.join(gpt2Dir, f));
+  const files = GENERATOR_FOLDERS.flatMap((folder) => {
+    const dir = path.join(REPO_ROOT, folder);
+    return fs.readdirSync(dir).filter((f) => f.endsWith('.ts')).sort().map((f) => path.join(dir, f));
+  });
   const dependencies = GENERATOR_DEPENDENCIES.map((f) => path.join(REPO_ROOT, f));
   for (const f of [...files, ...dependencies, fileURLToPath(import.meta.url)]) h.update(f.slice(REPO_ROOT.length)).update(fs.readFileSync(f));
   return h.digest('hex').slice(0, 16);

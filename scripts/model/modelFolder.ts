@@ -2,13 +2,13 @@
 // serves hub downloads, local folders and generated test models.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { END_OF_TEXT } from '../../protocol';
-import { onnxFileName } from '../onnxFiles';
-import { configToHfJson, type Gpt2Config } from './config';
-import { buildGpt2Onnx, type Gpt2Dtype } from './graph';
-import { weightsToSafetensors } from './safetensors';
+import { END_OF_TEXT } from '../../src/protocol';
+import { onnxFileName } from '../../src/worker/onnxFiles';
+import { configToHfJson, type Gpt2Config } from '../../src/worker/gpt2/config';
+import { buildGpt2Onnx, type Gpt2Dtype } from '../../src/worker/gpt2/graph';
+import { weightsToSafetensors } from './safetensorsWriter';
 import type { TokenizerFiles } from './tokenizerFiles';
-import type { Gpt2Weights } from './weights';
+import type { Gpt2Weights } from '../../src/worker/gpt2/weights';
 
 
 export interface ModelFolderContents {

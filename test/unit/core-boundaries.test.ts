@@ -59,3 +59,15 @@ describe('layering', () => {
     });
   }
 });
+
+describe('runtime and model factory', () => {
+  // scripts/model writes test and benchmark models on top of the runtime; nothing the extension ships may need it.
+  const factory = join(repo, 'scripts');
+  for (const file of sourceFiles(join(repo, 'src'))) {
+    it(`${relative(repo, file)} does not import scripts/`, () => {
+      for (const specifier of importedModules(readFileSync(file, 'utf8'))) {
+        if (specifier.startsWith('.')) assert.ok(!resolve(dirname(file), specifier).startsWith(factory), `imports ${specifier}`);
+      }
+    });
+  }
+});

@@ -5,12 +5,12 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import { GENERATOR_DEPENDENCIES, makeModel, parseCli, REPO_ROOT, type MakeModelOptions } from '../../scripts/make-model';
+import { GENERATOR_DEPENDENCIES, GENERATOR_FOLDERS, makeModel, parseCli, REPO_ROOT, type MakeModelOptions } from '../../scripts/make-model';
 import { configFromHfJson, type Gpt2Config } from '../../src/worker/gpt2/config';
-import { writeFileAtomic } from '../../src/worker/gpt2/modelFolder';
+import { writeFileAtomic } from '../../scripts/model/modelFolder';
 import { onnxFileName } from '../../src/worker/onnxFiles';
-import { weightsToSafetensors } from '../../src/worker/gpt2/safetensors';
-import { randomWeights } from '../../src/worker/gpt2/weights';
+import { weightsToSafetensors } from '../../scripts/model/safetensorsWriter';
+import { randomWeights } from '../../scripts/model/randomWeights';
 
 const C: Gpt2Config = { nLayer: 1, nHead: 2, nEmbd: 8, nPositions: 32, vocabSize: 50257, layerNormEpsilon: 1e-5 };
 
@@ -39,12 +39,15 @@ describe('model folders (make-model)', function () {
     assert.deepEqual(fs.readdirSync(path.join(r.dir, 'onnx')).filter((f) => f.includes('.tmp-')), []);
   });
 
-  it('the up-to-date stamp covers every module the generator imports from outside src/worker/gpt2', () => {
-    const gpt2Dir = path.join(REPO_ROOT, 'src/worker/gpt2');
+  it('the up-to-date stamp covers every module the generator imports from outside its folders', () => {
     const imported = new Set<string>();
-    for (const file of fs.readdirSync(gpt2Dir).filter((f) => f.endsWith('.ts'))) {
-      for (const [, spec] of fs.readFileSync(path.join(gpt2Dir, file), 'utf8').matchAll(/from '(\.\.\/[^']+)'/g)) {
-        imported.add(path.relative(REPO_ROOT, path.resolve(gpt2Dir, spec)) + '.ts');
+    for (const folder of GENERATOR_FOLDERS) {
+      const dir = path.join(REPO_ROOT, folder);
+      for (const file of fs.readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
+        for (const [, spec] of fs.readFileSync(path.join(dir, file), 'utf8').matchAll(/from '(\.\.\/[^']+)'/g)) {
+          const target = path.relative(REPO_ROOT, path.resolve(dir, spec)) + '.ts';
+          if (!GENERATOR_FOLDERS.includes(path.dirname(target))) imported.add(target);
+        }
       }
     }
     assert.deepEqual([...imported].sort(), [...GENERATOR_DEPENDENCIES].sort());

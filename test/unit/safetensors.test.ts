@@ -1,8 +1,10 @@
 // model.safetensors reading/writing: round trips in F32/F16/BF16, HF naming variants, and clear errors.
 import * as assert from 'node:assert/strict';
 import type { Gpt2Config } from '../../src/worker/gpt2/config';
-import { readSafetensors, toFloat32, weightsFromSafetensors, weightsToSafetensors, writeSafetensors, type NamedTensor } from '../../src/worker/gpt2/safetensors';
-import { randomWeights, tensorsOfWeights } from '../../src/worker/gpt2/weights';
+import { readSafetensors, toFloat32, weightsFromSafetensors } from '../../src/worker/gpt2/safetensors';
+import { randomWeights } from '../../scripts/model/randomWeights';
+import { weightsToSafetensors, writeSafetensors, type NamedTensor } from '../../scripts/model/safetensorsWriter';
+import { tensorsOfWeights } from '../../scripts/model/tensorsOfWeights';
 
 const C: Gpt2Config = { nLayer: 2, nHead: 2, nEmbd: 8, nPositions: 16, vocabSize: 50, layerNormEpsilon: 1e-5 };
 const W = randomWeights(C, 3, { scale: 10 });

@@ -4,7 +4,7 @@ import { AutoTokenizer, env, type PreTrainedTokenizer } from '@huggingface/trans
 import { decode as refDecode, encode as refEncode } from 'gpt-3-encoder';
 import { END_OF_TEXT } from '../../src/protocol';
 import { mulberry32 } from '../../src/worker/rng';
-import { buildGpt2TokenizerFiles, END_OF_TEXT_TOKEN } from '../../src/worker/gpt2/tokenizerFiles';
+import { buildGpt2TokenizerFiles, END_OF_TEXT_TOKEN } from '../../scripts/model/tokenizerFiles';
 import { tinyModelDir } from '../support/tinyModel';
 
 

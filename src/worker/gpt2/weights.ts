@@ -1,7 +1,6 @@
 // GPT-2 parameters as plain Float32Arrays, laid out exactly like a Hugging Face checkpoint so that
 // loading one is a copy: Linear weights are HF Conv1D, i.e. [in, out] row-major (y = x @ W + b).
 // Field names follow the checkpoint's module names (h.0.attn.c_attn.weight -> h[0].attn.c_attn.weight).
-import { mulberry32, type Rng } from '../rng';
 import { validateConfig, type Gpt2Config } from './config';
 
 /**
@@ -112,70 +111,4 @@ export function weightsFromTensors(c: Gpt2Config, load: (spec: TensorSpec) => Fl
     });
   }
   return { wte: get('wte.weight'), wpe: get('wpe.weight'), h, ln_f: lin('ln_f') };
-}
-
-/** The inverse of weightsFromTensors: checkpoint name -> data, in tensorSpecs order. */
-export function tensorsOfWeights(w: Gpt2Weights, c: Gpt2Config): { spec: TensorSpec; data: Float32Array }[] {
-  const byName = new Map<string, Float32Array>([
-    ['wte.weight', w.wte],
-    ['wpe.weight', w.wpe],
-    ['ln_f.weight', w.ln_f.weight],
-    ['ln_f.bias', w.ln_f.bias],
-  ]);
-  w.h.forEach((b, l) => {
-    const parts: [string, Linear][] = [
-      ['ln_1', b.ln_1],
-      ['attn.c_attn', b.attn.c_attn],
-      ['attn.c_proj', b.attn.c_proj],
-      ['ln_2', b.ln_2],
-      ['mlp.c_fc', b.mlp.c_fc],
-      ['mlp.c_proj', b.mlp.c_proj],
-    ];
-    for (const [n, p] of parts) {
-      byName.set(`h.${l}.${n}.weight`, p.weight);
-      byName.set(`h.${l}.${n}.bias`, p.bias);
-    }
-  });
-  return tensorSpecs(c).map((spec) => {
-    const data = byName.get(spec.name);
-    if (!data || data.length !== numel(spec.shape)) {
-      throw new Error(`tensor ${spec.name}: missing or wrong size for shape [${spec.shape}]`);
-    }
-    return { spec, data };
-  });
-}
-
-/** n samples of N(0, std) by Box-Muller (two per pair of uniforms). */
-function normal(rng: Rng, n: number, std: number): Float32Array {
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(rng() || 1e-12)) * std;
-    const theta = 2 * Math.PI * rng();
-    out[i] = r * Math.cos(theta);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(theta);
-  }
-  return out;
-}
-
-export interface RandomWeightOptions {
-  /** Multiplies every init std (default 1 = GPT-2's). Tests use > 1 so attention is far from uniform. */
-  scale?: number;
-}
-
-/**
- * Seeded random weights with GPT-2's init: N(0, 0.02), residual projections (c_proj) scaled by
- * 1/sqrt(2*nLayer). Biases and LayerNorm gains/biases get small random values instead of 0/1 so
- * that a graph that forgets one of them gives different logits.
- */
-export function randomWeights(c: Gpt2Config, seed: number, opts: RandomWeightOptions = {}): Gpt2Weights {
-  const rng = mulberry32(seed);
-  const s = opts.scale ?? 1;
-  return weightsFromTensors(c, ({ name, shape }) => {
-    const n = numel(shape);
-    if (/ln_\d\.weight$|ln_f\.weight$/.test(name)) return normal(rng, n, 0.1).map((v) => 1 + v);
-    if (name.endsWith('.bias')) return normal(rng, n, 0.01 * s);
-    if (name === 'wpe.weight') return normal(rng, n, 0.01 * s);
-    if (name.endsWith('c_proj.weight')) return normal(rng, n, (0.02 * s) / Math.sqrt(2 * c.nLayer));
-    return normal(rng, n, 0.02 * s); // wte, c_attn, c_fc
-  });
 }
