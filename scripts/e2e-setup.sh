@@ -22,10 +22,14 @@ missing=()
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v rg >/dev/null 2>&1 || missing+=(ripgrep)
 dpkg-query -W -f='${Status}' libkrb5-dev 2>/dev/null | grep -q 'install ok installed' || missing+=(libkrb5-dev)
+# Another apt (unattended upgrades, a second setup run) may hold the dpkg lock: apt waits for it up to this long
+# instead of failing at once.
+APT_LOCK_WAIT=${LOCAL_GPT2_APT_LOCK_WAIT:-600}
+apt() { $SUDO env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@"; }
 if [ ${#missing[@]} -gt 0 ]; then
-  log "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq
-  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+  log "apt-get install ${missing[*]} (waits up to ${APT_LOCK_WAIT}s for another apt to finish)"
+  apt update -qq
+  apt install -y -qq "${missing[@]}"
 else
   log "apt packages present (chromium, ripgrep, libkrb5-dev)"
 fi
