@@ -6,7 +6,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { Device } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { AS_SHIPPED, Gpt2Decoder, type DecoderShape, type GraphOutputs } from './decoder';
-import { probeLogits, probeMismatch } from './probe';
+import { probeLogits, probeMismatch, type ProbeTolerance } from './probe';
 import { createSession, firstLine, gpuProviders, providerStatus } from './session';
 
 export interface GraphCandidate {
@@ -22,7 +22,7 @@ export interface GraphChoiceRequest {
   shipped: Uint8Array; // the graph as shipped: the reference, and the last resort
   candidates: GraphCandidate[]; // fastest first
   shape: DecoderShape;
-  tolerance: number; // relative; see probeMismatch
+  tolerance: ProbeTolerance;
   device: Device;
   threads: number;
   log(message: string): void;

@@ -15,6 +15,7 @@ import { checkConfigAgainstGraph } from './graphCheck';
 import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
 import { checkModelFile, findGraph, readConfig, READ_LIMITS } from './modelFiles';
+import type { ProbeTolerance } from './probe';
 import { loadTokenizer, type TextCodec } from './tokenizer';
 
 export interface LoadedModel {
@@ -34,8 +35,12 @@ export interface LoadRequest {
   log?(message: string): void;
 }
 
-/** Probe tolerance, relative to the logits' scale: fp32 graphs differ by rounding only; q8 ones also by activation quantization. */
-const TOLERANCE: Record<Dtype, number> = { fp32: 1e-4, q8: 1e-2, q4: 1e-2 };
+/** Probe tolerance: fp32 graphs differ by rounding only; quantized ones also by how activations are quantized. */
+const TOLERANCE: Record<Dtype, ProbeTolerance> = {
+  fp32: { relative: 1e-4, singleTokenStepsOnly: false },
+  q8: { relative: 1e-2, singleTokenStepsOnly: true },
+  q4: { relative: 1e-2, singleTokenStepsOnly: true },
+};
 
 export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
