@@ -62,12 +62,17 @@ export class ModelController {
     return this.stateValue;
   }
 
-  /** New load options take effect on the next request (lazy), so typing in settings loads nothing. */
-  configure(options: LoadOptions): void {
+  /**
+   * New load options take effect on the next request (lazy), so typing in settings loads nothing. Says whether
+   * they differ from the current ones: a setting that changes nothing that loads (the model id while a local
+   * folder wins) reloads nothing.
+   */
+  configure(options: LoadOptions): boolean {
     const changed = JSON.stringify(options) !== JSON.stringify(this.options);
     this.options = options;
     // An error belongs to the settings it happened with; the new ones have not been tried yet.
     if (changed && this.stateValue.kind === 'error') this.setState({ kind: 'idle' });
+    return changed;
   }
 
   async generate(options: GenerateOptions, signal?: AbortSignal, onToken?: (sample: number, text: string) => void): Promise<GenerationResult> {

@@ -3,12 +3,12 @@
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import { ModelController, type ModelState } from '../client/modelController';
-import { CompletionPipeline } from '../core/pipeline';
+import { CompletionPipeline, type Trigger } from '../core/pipeline';
 import { toLoadOptions, needsModelReload, type Settings } from '../core/settings';
 import type { GenerateOptions } from '../protocol';
 import { ContinuationGenerator } from './generateCommand';
 import { GhostTextProvider } from './inlineProvider';
-import { selectModel, showMenu } from './menu';
+import { pickModelFolder, selectModel, showMenu } from './menu';
 import { DownloadProgress, Notifier } from './notifications';
 import { RequestTracker, type RequestKind, type RequestOutcome } from './requestTracker';
 import { SettingsReader } from './settingsReader';
@@ -29,11 +29,12 @@ export interface LocalGpt2Api {
 
 export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const log = vscode.window.createOutputChannel('Local GPT-2', { log: true });
-  const notifier = new Notifier(log);
-  const settingsReader = new SettingsReader((problems) => {
-    problems.forEach((p) => log.warn(p));
-    notifier.warning(problems.length === 1 ? problems[0] : `${problems.length} settings had invalid values and were corrected (see the log)`);
+  const notifier = new Notifier(log, {
+    retry: () => controller.retry(),
+    useLocalFolder: () => pickModelFolder(),
+    openSettings: () => vscode.commands.executeCommand('workbench.action.openSettings', 'localGpt2'),
   });
+  const settingsReader = new SettingsReader((problems) => notifier.settingsProblems(problems));
   const statusBar = new StatusBar();
   const downloads = new DownloadProgress();
   const stateChanges = new vscode.EventEmitter<DisplayState>();
@@ -53,7 +54,7 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     onLog: (level, message) => log[level](message),
     onState: (state: ModelState) => {
       downloads.update(state, settings().model);
-      if (state.kind === 'error') notifier.error(state.message);
+      notifier.state(state);
       refreshStatus();
     },
   });
@@ -67,10 +68,14 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
   const pipeline = new CompletionPipeline({
     settings,
     log: (message) => log.info(message),
-    generate: (options, signal) => tracker.run('inline', options, signal),
+    // Alt+\ (an explicit request) retries a failed load; typing does not.
+    generate: async (options, signal, trigger?: Trigger) => {
+      if (trigger === 'invoke') await controller.explicitRequest(signal);
+      return tracker.run('inline', options, signal);
+    },
   });
   const provider = new GhostTextProvider(pipeline, reportError);
-  const generator = new ContinuationGenerator(settings, (options, signal, onText) => tracker.run('generate', options, signal, onText), reportError, (line) => log.info(line));
+  const generator = new ContinuationGenerator(settings, (options, signal, onText) => controller.explicitRequest(signal).then(() => tracker.run('generate', options, signal, onText)), reportError, (line) => log.info(line));
 
   context.subscriptions.push(
     log,
@@ -82,8 +87,8 @@ export function activate(context: vscode.ExtensionContext): LocalGpt2Api {
     generator,
     { dispose: () => void controller.dispose() },
     settingsReader.onDidChange(({ previous, next }) => {
-      if (needsModelReload(previous, next)) {
-        controller.configure(toLoadOptions(next, environment));
+      // Logged once per change of what loads: Switch model writes the model id, then clears the folder.
+      if (needsModelReload(previous, next) && controller.configure(toLoadOptions(next, environment))) {
         notifier.reset();
         log.info('model settings changed; the model reloads on the next request');
       }

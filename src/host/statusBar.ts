@@ -39,7 +39,8 @@ function describe(state: DisplayState): { icon: string; label: string; tooltip: 
     case 'generating':
       return { icon: '$(sync~spin)', label: '', tooltip: `${state.info.name} is generating` };
     case 'error':
-      return { icon: '$(error)', label: '', tooltip: `error: ${state.message}` };
+      // Typing does not retry a failed load (see ModelController); say what does.
+      return { icon: '$(error)', label: '', tooltip: `error: ${state.message}${state.failure ? '\nAlt+\\ or Generate continuation tries again.' : ''}` };
     case 'disabled':
       return { icon: '$(circle-slash)', label: '', tooltip: 'completions are turned off' };
   }

@@ -95,9 +95,9 @@ describe('ModelController: failed loads', function () {
   it('new settings clear the error state of the old ones at once; the same settings keep it', async () => {
     controller.configure(folder(missing));
     await assert.rejects(controller.ensureLoaded(), /does not exist/);
-    controller.configure(folder(missing));
+    assert.equal(controller.configure(folder(missing)), false, 'the same settings are no change');
     assert.equal(controller.state.kind, 'error');
-    controller.configure(folder(path.join(scratch, 'other')));
+    assert.equal(controller.configure(folder(path.join(scratch, 'other'))), true);
     assert.equal(controller.state.kind, 'idle', 'still saying error for settings no longer in use');
   });
 
