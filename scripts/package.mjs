@@ -28,6 +28,8 @@ import { extractZip, listZip } from './package/zip.mjs';
 
 const started = performance.now();
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+/** The user-facing README: the extension page in VS Code (the repository's README.md is for contributors). */
+const USER_README = 'EXTENSION_README.md';
 const argv = process.argv.slice(2);
 const option = (name) => {
   const i = argv.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
@@ -72,7 +74,7 @@ function packageDirOf(file) {
 
 const requested = option('target')?.split(',').map((t) => t.trim()).filter(Boolean) ?? Object.keys(TARGETS);
 for (const t of requested) if (!TARGETS[t]) fail(`unknown target ${t}; known: ${Object.keys(TARGETS).join(', ')}`);
-for (const file of ['LICENSE', 'README.md']) if (!fs.existsSync(path.join(root, file))) fail(`${file} is missing`);
+for (const file of ['LICENSE', USER_README]) if (!fs.existsSync(path.join(root, file))) fail(`${file} is missing`);
 
 const ortDir = path.join(root, 'node_modules', 'onnxruntime-node');
 const ortVersion = readJson(path.join(ortDir, 'package.json')).version;
@@ -108,7 +110,7 @@ try {
   // ---------------------------------------------------------------------------------------------- shared staging
   const manifest = stagedManifest();
   const notices = thirdPartyNotices([...bundled, ...RUNTIME_PACKAGES.map(runtimePackageDir)]);
-  const readmeImages = relativeImages(fs.readFileSync(path.join(root, 'README.md'), 'utf8'));
+  const readmeImages = relativeImages(fs.readFileSync(path.join(root, USER_README), 'utf8'));
 
   // --------------------------------------------------------------------------------------------------- per target
   const rows = [];
@@ -117,11 +119,12 @@ try {
     const stage = path.join(tmp, `stage-${target}`);
     fs.mkdirSync(stage, { recursive: true });
     fs.cpSync(path.join(buildDir, 'dist'), path.join(stage, 'dist'), { recursive: true });
-    for (const file of ['README.md', 'CHANGELOG.md', 'LICENSE', '.vscodeignore', ...readmeImages]) {
+    for (const file of ['CHANGELOG.md', 'LICENSE', '.vscodeignore', ...readmeImages]) {
       if (!fs.existsSync(path.join(root, file))) continue;
       fs.mkdirSync(path.dirname(path.join(stage, file)), { recursive: true });
       fs.copyFileSync(path.join(root, file), path.join(stage, file));
     }
+    fs.copyFileSync(path.join(root, USER_README), path.join(stage, 'README.md')); // the extension page
     fs.writeFileSync(path.join(stage, 'ThirdPartyNotices.txt'), notices);
     fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2) + '\n');
     for (const name of RUNTIME_PACKAGES) stageRuntimePackage(name, TARGETS[target], path.join(stage, 'node_modules', name));
@@ -257,6 +260,11 @@ function relativeImages(markdown) {
   return images.filter((p) => !/^[a-z]+:|^\/|^#/i.test(p) && fs.existsSync(path.join(root, p)));
 }
 
+/** Every relative link and image of a Markdown file: on the extension page each must resolve inside the VSIX. */
+function relativeLinks(markdown) {
+  return [...markdown.matchAll(/\]\(([^)\s]+)/g)].map((m) => m[1].split('#')[0]).filter((p) => p && !/^[a-z]+:|^\//i.test(p));
+}
+
 /** License texts of everything that ships: bundled packages and what transformers.js inlines, plus runtime packages. */
 function thirdPartyNotices(packageDirs) {
   const dirs = new Set(packageDirs);
@@ -297,6 +305,9 @@ function checkVsix(target, entries) {
   const own = `extension/node_modules/onnxruntime-node/${bindingDir(TARGETS[target])}/`;
   for (const required of ['extension/package.json', 'extension/dist/extension.js', 'extension/dist/worker.js', 'extension/dist/cli.js', `${own}onnxruntime_binding.node`]) {
     if (!names.includes(required)) fail(`${target}: ${required} is missing from the VSIX`);
+  }
+  for (const link of relativeLinks(fs.readFileSync(path.join(root, USER_README), 'utf8'))) {
+    if (!names.includes(`extension/${link}`)) fail(`${target}: the extension page links ${link}, which the VSIX does not carry`);
   }
   for (const name of names) {
     if (name.includes('/onnxruntime-node/bin/') && !name.startsWith(own)) fail(`${target}: ships another platform's ${name}`);
