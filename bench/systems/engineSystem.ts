@@ -2,8 +2,7 @@
 // one long-lived decoder whose KV cache carries the prompt prefix from one request to the next.
 import { generate } from '../../src/worker/engine/generate';
 import { loadModel, type LoadedModel } from '../../src/worker/engine/loadModel';
-import { sampleToken } from '../../src/worker/engine/sampler';
-import { mulberry32 } from '../../src/worker/rng';
+import { Sampler } from '../../src/worker/engine/sampler';
 import type { GenerateOptions } from '../../src/protocol';
 import { ENGINE } from '../targets';
 import type { CompletionSystem, DecodeTiming, RequestTiming, SystemConfig } from './completionSystem';
@@ -69,14 +68,14 @@ export class EngineSystem implements CompletionSystem {
     const prefill = await decoder.prefill(promptIds);
     if (!prefill) throw new Error('prefill was cancelled');
     const sampling = { topK: this.config.topK, topP: 1, temperature: 1 };
-    const rng = mulberry32(1);
-    let token = sampleToken(prefill.logits, sampling, rng);
+    const sampler = new Sampler({ ...sampling, seed: 1 }); // one per run, as generate() keeps one per request
+    let token = sampler.sample(prefill.logits);
     const timing: Required<DecodeTiming> = { context: promptIds.length, tokenMs: [], stepMs: [], sampleMs: [] };
     for (let i = 0; i < tokens; i++) {
       const started = performance.now();
       const logits = await decoder.forward([token]);
       const stepped = performance.now();
-      token = sampleToken(logits, sampling, rng);
+      token = sampler.sample(logits);
       const sampled = performance.now();
       decoder.cache.truncate(promptIds.length);
       timing.stepMs.push(stepped - started);

@@ -1,5 +1,7 @@
 import * as assert from 'node:assert/strict';
-import { argmax, sampleToken, softmax, tokenProbability, topK, topPCount } from '../../src/worker/engine/sampler';
+import type { SamplingOptions } from '../../src/protocol';
+import { argmax, Sampler, sampleToken, softmax, tokenProbability, topK, topPCount } from '../../src/worker/engine/sampler';
+import * as reference from '../oracle/samplerReference';
 import { mulberry32 } from '../../src/worker/rng';
 
 const VOCAB = 50257;
@@ -95,3 +97,89 @@ describe('sampler', () => {
     assert.ok(Math.abs(total - 1) < 1e-6, String(total));
   });
 });
+
+describe('Sampler', () => {
+  const COMBOS: SamplingOptions[] = [];
+  // The reference sorts the whole vocabulary for top-k 0, so the grid is kept small enough to run in seconds.
+  for (const topK of [0, 1, 2, 50, 1000])
+    for (const topP of [1, 0.9, 0.3])
+      for (const temperature of [0, 0.3, 1, 1.6]) COMBOS.push({ topK, topP, temperature });
+  COMBOS.push({ topK: VOCAB, topP: 0.95, temperature: 0.7 }, { topK: 40, topP: 0.01, temperature: 1 });
+
+  /** Real logits are peaked; a flat and a masked (token-healing) case cover the long tail and -Infinity. */
+  const LOGITS = [
+    randomLogits(11),
+    randomLogits(12).map((x) => x / 10),
+    (() => {
+      const masked = new Float32Array(VOCAB).fill(-Infinity);
+      for (const id of [5, 17, 300, 301, 40000]) masked[id] = id % 7;
+      return masked;
+    })(),
+    (() => {
+      const ties = new Float32Array(VOCAB).fill(0);
+      ties[9] = 2;
+      return ties;
+    })(),
+  ];
+
+  it('draws exactly the tokens the old sampleToken drew, for fixed seeds, across top-k/top-p/temperature', () => {
+    for (const options of COMBOS) {
+      const sampler = new Sampler(options, mulberry32(99));
+      const oldRng = mulberry32(99);
+      for (let step = 0; step < 12; step++) {
+        const logits = LOGITS[step % LOGITS.length];
+        const expected = reference.sampleToken(logits, options, oldRng);
+        assert.equal(sampler.sample(logits), expected, `${JSON.stringify(options)} step ${step}`);
+      }
+    }
+  });
+
+  it('seeds its own RNG from options.seed', () => {
+    const options = { topK: 0, topP: 1, temperature: 1, seed: 7 };
+    const logits = LOGITS[1];
+    const a = new Sampler(options);
+    const b = new Sampler(options);
+    const old = mulberry32(7);
+    for (let i = 0; i < 20; i++) {
+      const expected = reference.sampleToken(logits, options, old);
+      assert.equal(a.sample(logits), expected);
+      assert.equal(b.sample(logits), expected);
+    }
+  });
+
+  it('allocates no typed array per token once the first token has sized its buffers', () => {
+    for (const options of [
+      { topK: 50, topP: 1, temperature: 1 },
+      { topK: 0, topP: 1, temperature: 1 },
+      { topK: 0, topP: 0.9, temperature: 0.8 },
+      { topK: 1000, topP: 0.5, temperature: 1.2 },
+    ]) {
+      const sampler = new Sampler(options, mulberry32(3));
+      sampler.sample(LOGITS[0]);
+      assert.equal(countTypedArrays(() => LOGITS.forEach((logits) => sampler.sample(logits))), 0, JSON.stringify(options));
+    }
+  });
+});
+
+/** How many typed arrays `run` creates (new X, X.from, X.of), by standing in for the global constructors meanwhile. */
+function countTypedArrays(run: () => void): number {
+  const names = ['Float32Array', 'Float64Array', 'Int32Array', 'Uint32Array'] as const;
+  const globals = globalThis as unknown as Record<string, unknown>;
+  const saved = names.map((name) => globals[name] as Float32ArrayConstructor);
+  let count = 0;
+  names.forEach((name, i) => {
+    globals[name] = new Proxy(saved[i], {
+      construct: (target, args, newTarget) => (count++, Reflect.construct(target, args, newTarget)),
+      get: (target, key, receiver) =>
+        key === 'from' || key === 'of'
+          ? (...args: unknown[]) => (count++, (Reflect.get(target, key) as (...a: unknown[]) => unknown).apply(target, args))
+          : Reflect.get(target, key, receiver),
+    });
+  });
+  try {
+    run();
+  } finally {
+    names.forEach((name, i) => (globals[name] = saved[i]));
+  }
+  return count;
+}

@@ -4,9 +4,8 @@
 // again (tokenHealing.ts); only the text after the prompt's end is streamed and returned. Cancellation
 // is checked between two decode steps.
 import { END_OF_TEXT, type ConfidenceCut, type GenerateOptions, type GenerationResult, type StopReason } from '../../protocol';
-import { mulberry32, randomSeed } from '../rng';
 import type { TokenDecoder } from './decoder';
-import { sampleToken, tokenProbability } from './sampler';
+import { Sampler, tokenProbability } from './sampler';
 import { HealingConstraint, healPrompt, type HealedPrompt } from './tokenHealing';
 import type { TextCodec } from './tokenizer';
 import { cropCharacters, cropTokens } from './promptTokens';
@@ -41,11 +40,12 @@ export async function generate(
     newTokens: 0,
     timings: { prefillMs, decodeMs: 0, totalMs: 0 },
   };
-  const rng = mulberry32(options.sampling.seed ?? randomSeed());
+  // One Sampler (one RNG stream, one set of buffers) for all samples: the same seed gives the same samples.
+  const sampler = new Sampler(options.sampling);
   for (let sample = 0; sample < options.samples && prefill; sample++) {
     decoder.cache.truncate(promptIds.length);
     const constraint = new HealingConstraint(healed.removed, vocabulary ?? []);
-    const { text, stopReason, tokens, cut } = await sampleOne(decoder, codec, options, constraint, prefill.logits, rng, (t) => hooks.onText(sample, t), hooks.isCancelled);
+    const { text, stopReason, tokens, cut } = await sampleOne(decoder, codec, options, constraint, prefill.logits, sampler, (t) => hooks.onText(sample, t), hooks.isCancelled);
     result.texts.push(text);
     result.stopReasons.push(stopReason);
     result.newTokens += tokens;
@@ -71,7 +71,7 @@ async function sampleOne(
   options: GenerateOptions,
   healing: HealingConstraint,
   promptLogits: Float32Array,
-  rng: () => number,
+  sampler: Sampler,
   onText: (text: string) => void,
   isCancelled: () => boolean,
 ): Promise<Sample> {
@@ -89,7 +89,7 @@ async function sampleOne(
       break;
     }
     const allowed = healing.active ? healing.mask(logits) : logits;
-    const token = sampleToken(allowed, options.sampling, rng);
+    const token = sampler.sample(allowed);
     if (token === END_OF_TEXT) {
       stopReason = 'eos';
       break;

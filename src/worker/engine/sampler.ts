@@ -1,12 +1,101 @@
 // GPT-2's sampler, written out like llama2.c's: last-position logits -> temperature -> top-k -> top-p
-// -> softmax -> multinomial draw from a seeded RNG. Works on the Float32Array ONNX Runtime returns,
-// without tensor round trips.
+// -> softmax -> multinomial draw from a seeded RNG. A Sampler lives for one request: it owns the RNG and
+// buffers sized to the vocabulary on the first token, so later tokens allocate nothing and never copy the logits.
 import type { SamplingOptions } from '../../protocol';
-import type { Rng } from '../rng';
+import { mulberry32, randomSeed, type Rng } from '../rng';
 
 export interface Candidate {
   id: number;
   logit: number;
+}
+
+export class Sampler {
+  private ids = new Int32Array(0); // candidate token ids, best first once sorted
+  private probs = new Float64Array(0); // their probabilities, same order
+  private weights = new Float64Array(0); // exp((logit - max) / T) per token, for "no limit" only
+
+  /** `rng` is for callers that share one stream across samplers; by default the seed in `options` decides. */
+  constructor(
+    private readonly options: SamplingOptions,
+    private readonly rng: Rng = mulberry32(options.seed ?? randomSeed()),
+  ) {}
+
+  sample(logits: Float32Array): number {
+    const { temperature, topK, topP } = this.options;
+    if (temperature <= 0 || topK === 1) return argmax(logits);
+    this.fit(logits.length);
+    // Drawn first (one draw per token, as always) so "no limit" can tell how far down the list it must sort.
+    const u = this.rng();
+    if (topK > 0 && topK < logits.length) return this.draw(u, this.nucleusOfTopK(logits, topK));
+    const count = this.nucleusOfAll(logits, u);
+    // Without top-p the draw is over the whole vocabulary (mass 1), of which only the prefix it lands in was sorted.
+    return this.draw(u, count, topP < 1 ? undefined : 1);
+  }
+
+  private fit(vocab: number): void {
+    if (this.ids.length >= vocab) return;
+    this.ids = new Int32Array(vocab);
+    this.probs = new Float64Array(vocab);
+    this.weights = new Float64Array(vocab);
+  }
+
+  /** Top-k: softmax over the k best only, summed best first like the reference sampler. Returns the nucleus size. */
+  private nucleusOfTopK(logits: Float32Array, k: number): number {
+    selectBest(logits, k, this.ids);
+    sortBestFirst(logits, this.ids, k);
+    const max = logits[this.ids[0]];
+    const t = this.options.temperature;
+    let sum = 0;
+    for (let i = 0; i < k; i++) sum += this.probs[i] = Math.exp((logits[this.ids[i]] - max) / t);
+    for (let i = 0; i < k; i++) this.probs[i] /= sum;
+    return topPCount(this.probs, this.options.topP, k);
+  }
+
+  /**
+   * No top-k: the softmax spans the whole vocabulary, but only a best-first prefix can be drawn — the nucleus for
+   * top-p < 1, else the tokens before the draw `u` runs out. Tokens below a weight cutoff hold less than the rest
+   * of the mass together (llama2.c's top-p trick), so only those at or above it are sorted.
+   */
+  private nucleusOfAll(logits: Float32Array, u: number): number {
+    const n = logits.length;
+    const t = this.options.temperature;
+    const max = logits[argmax(logits)];
+    let total = 0;
+    for (let i = 0; i < n; i++) total += this.weights[i] = Math.exp((logits[i] - max) / t);
+    const needed = this.options.topP < 1 ? this.options.topP : u;
+    // Rounding in `total` can leave the cutoff prefix a hair short; then everything is sorted, as before.
+    for (const cutoff of [((1 - needed) * total) / n / 2, 0]) {
+      const kept = this.keepAtLeast(cutoff);
+      sortBestFirst(logits, this.ids, kept);
+      let prefix = 0;
+      for (let i = 0; i < kept; i++) prefix += this.probs[i] = this.weights[this.ids[i]] / total;
+      if (kept === n || prefix > needed) return topPCount(this.probs, this.options.topP, kept);
+    }
+    throw new Error('unreachable: cutoff 0 keeps every token');
+  }
+
+  private keepAtLeast(cutoff: number): number {
+    let kept = 0;
+    for (let i = 0; i < this.weights.length && i < this.ids.length; i++) if (this.weights[i] >= cutoff) this.ids[kept++] = i;
+    return kept;
+  }
+
+  /** Multinomial draw over the first `count` candidates, renormalized to their mass unless it is given. */
+  private draw(u: number, count: number, givenMass?: number): number {
+    let mass = 0;
+    if (givenMass === undefined) for (let i = 0; i < count; i++) mass += this.probs[i];
+    let r = u * (givenMass ?? mass);
+    for (let i = 0; i < count; i++) {
+      r -= this.probs[i];
+      if (r < 0) return this.ids[i];
+    }
+    return this.ids[count - 1]; // r landed on the rounding error at the end
+  }
+}
+
+/** One draw with a throwaway Sampler: for one-off calls (tests, the bench); generation keeps one Sampler per request. */
+export function sampleToken(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
+  return new Sampler(options, rng).sample(logits);
 }
 
 export function argmax(logits: Float32Array): number {
@@ -15,16 +104,13 @@ export function argmax(logits: Float32Array): number {
   return best;
 }
 
-/** The k highest logits, best first. k <= 0 or k >= vocab keeps every token. */
+/** The k highest logits, best first (ties: lower id first). k <= 0 or k >= vocab keeps every token. */
 export function topK(logits: Float32Array, k: number): Candidate[] {
-  const n = logits.length;
-  if (k <= 0 || k >= n) return sortDescending(Array.from(logits, (logit, id) => ({ id, logit })));
-  const threshold = kthLargest(logits, k);
-  const kept: Candidate[] = [];
-  // Strictly-greater first, then ties at the threshold in id order, so exactly k survive.
-  for (let id = 0; id < n; id++) if (logits[id] > threshold) kept.push({ id, logit: logits[id] });
-  for (let id = 0; id < n && kept.length < k; id++) if (logits[id] === threshold) kept.push({ id, logit: logits[id] });
-  return sortDescending(kept);
+  const n = k <= 0 || k >= logits.length ? logits.length : k;
+  const ids = new Int32Array(logits.length);
+  selectBest(logits, n, ids);
+  sortBestFirst(logits, ids, n);
+  return Array.from(ids.slice(0, n), (id) => ({ id, logit: logits[id] }));
 }
 
 /** Softmax of logit/temperature over the candidates (already sorted best first). */
@@ -37,15 +123,15 @@ export function softmax(candidates: Candidate[], temperature: number): Float64Ar
   return probs;
 }
 
-/** Nucleus: the shortest best-first prefix whose probability reaches p (never empty). */
-export function topPCount(probs: Float64Array, p: number): number {
-  if (p >= 1) return probs.length;
+/** Nucleus: the shortest best-first prefix of the first `length` probabilities whose sum reaches p (never empty). */
+export function topPCount(probs: Float64Array, p: number, length = probs.length): number {
+  if (p >= 1) return length;
   let cumulative = 0;
-  for (let i = 0; i < probs.length; i++) {
+  for (let i = 0; i < length; i++) {
     cumulative += probs[i];
     if (cumulative >= p) return i + 1;
   }
-  return probs.length;
+  return length;
 }
 
 /**
@@ -62,47 +148,46 @@ export function tokenProbability(logits: Float32Array, token: number, temperatur
   return Math.exp((logits[token] - max) / t) / sum;
 }
 
-export function sampleToken(logits: Float32Array, options: SamplingOptions, rng: Rng): number {
-  if (options.temperature <= 0 || options.topK === 1) return argmax(logits);
-  const candidates = topK(logits, options.topK);
-  const probs = softmax(candidates, options.temperature);
-  const count = topPCount(probs, options.topP);
-  let mass = 0;
-  for (let i = 0; i < count; i++) mass += probs[i];
-  let r = rng() * mass;
-  for (let i = 0; i < count; i++) {
-    r -= probs[i];
-    if (r < 0) return candidates[i].id;
-  }
-  return candidates[count - 1].id; // r landed on the rounding error at the end
+// The candidate heap: the root is the WORST candidate, so a better token replaces it in O(log k).
+// "Better" = higher logit, then lower id, which keeps exactly k when logits tie at the threshold.
+
+function better(logits: Float32Array, a: number, b: number): boolean {
+  return logits[a] > logits[b] || (logits[a] === logits[b] && a < b);
 }
 
-function sortDescending(candidates: Candidate[]): Candidate[] {
-  return candidates.sort((a, b) => b.logit - a.logit || a.id - b.id);
+function siftDown(logits: Float32Array, heap: Int32Array, start: number, size: number): void {
+  let i = start;
+  for (;;) {
+    const left = 2 * i + 1;
+    if (left >= size) return;
+    const right = left + 1;
+    const worse = right < size && better(logits, heap[left], heap[right]) ? right : left;
+    if (!better(logits, heap[i], heap[worse])) return;
+    const swap = heap[i];
+    heap[i] = heap[worse];
+    heap[worse] = swap;
+    i = worse;
+  }
 }
 
-/** Quickselect on a copy: O(vocab) instead of sorting 50k logits on every token. */
-function kthLargest(values: Float32Array, k: number): number {
-  const a = Float32Array.from(values);
-  let lo = 0;
-  let hi = a.length - 1;
-  const target = k - 1; // index in descending order
-  while (lo < hi) {
-    const pivot = a[(lo + hi) >> 1];
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] > pivot) i++;
-      while (a[j] < pivot) j--;
-      if (i <= j) {
-        const t = a[i];
-        a[i++] = a[j];
-        a[j--] = t;
-      }
-    }
-    if (target <= j) hi = j;
-    else if (target >= i) lo = i;
-    else return a[target];
+/** Leaves the k best token ids in heap[0..k): one pass, most tokens rejected by a single comparison with the root. */
+function selectBest(logits: Float32Array, k: number, heap: Int32Array): void {
+  for (let id = 0; id < k; id++) heap[id] = id;
+  for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(logits, heap, i, k);
+  for (let id = k; id < logits.length; id++) {
+    if (!better(logits, id, heap[0])) continue;
+    heap[0] = id;
+    siftDown(logits, heap, 0, k);
   }
-  return a[target];
+}
+
+/** Heapsort of ids[0..size) in place, best first: the worst goes to the end each round. */
+function sortBestFirst(logits: Float32Array, ids: Int32Array, size: number): void {
+  for (let i = (size >> 1) - 1; i >= 0; i--) siftDown(logits, ids, i, size);
+  for (let end = size - 1; end > 0; end--) {
+    const swap = ids[0];
+    ids[0] = ids[end];
+    ids[end] = swap;
+    siftDown(logits, ids, 0, end);
+  }
 }
