@@ -10,7 +10,8 @@ import { isAbortError, sleep as abortableSleep, throwIfAborted } from './abortab
 import { CompletionCache } from './completionCache';
 import { isSingleLine, postprocessAll, type PostprocessContext } from './postprocess/index';
 import { buildPromptWindow, DEFAULT_PROMPT_MAX_CHARS, type PromptWindow } from './promptWindow';
-import { isLanguageEnabled, toSamplingOptions, type Settings } from './settings';
+import { ghostTextRequest } from './requests';
+import { isLanguageEnabled, type Settings } from './settings';
 
 export type Trigger = 'automatic' | 'invoke';
 
@@ -132,17 +133,7 @@ function postprocessContext(window: PromptWindow, settings: Settings): Postproce
 }
 
 function generateOptions({ prompt, settings, context, request }: Job): GenerateOptions {
-  return {
-    prompt,
-    maxNewTokens: settings.maxNewTokens,
-    sampling: toSamplingOptions(settings),
-    stop: { atNewline: isSingleLine(context), strings: [] },
-    stream: false,
-    samples: SAMPLES[request.trigger],
-    // The cursor is usually inside a word while typing; healing lets GPT-2 pick that word's tokens itself.
-    heal: true,
-    minTokenProbability: settings.minTokenProbability,
-  };
+  return ghostTextRequest(settings, { prompt, singleLine: isSingleLine(context), samples: SAMPLES[request.trigger] });
 }
 
 /**

@@ -82,25 +82,67 @@ function rejectHubUrl(url: string): string | undefined {
 
 const D = DEFAULT_SETTINGS;
 
+/**
+ * The ranges of the numeric settings. The worker clamps requests from any client (the CLI included) to the same
+ * ranges, so a value means the same thing wherever it comes from.
+ */
+export const NUMBER_RANGES = Object.freeze({
+  topK: { min: 0, max: GPT2_VOCAB_SIZE, integer: true },
+  topP: { min: 0.01, max: 1, integer: false },
+  temperature: { min: 0, max: 2, integer: false },
+  minTokenProbability: { min: 0, max: 1, integer: false },
+  maxNewTokens: { min: 1, max: 256, integer: true },
+  generateMaxTokens: { min: 1, max: 1024, integer: true },
+  debounceMs: { min: 0, max: 5000, integer: true },
+  threads: { min: 0, max: 64, integer: true },
+} satisfies { [K in keyof Settings]?: { min: number; max: number; integer: boolean } });
+
+const R = NUMBER_RANGES;
+
 const FIELDS: { readonly [K in keyof Settings]: FieldCheck<Settings[K]> } = {
   enable: booleanField(D.enable),
   languages: languagesField(D.languages),
-  topK: numberField({ min: 0, max: GPT2_VOCAB_SIZE, integer: true, fallback: D.topK, meanings: { 0: 'no limit' } }),
-  topP: numberField({ min: 0.01, max: 1, integer: false, fallback: D.topP, meanings: { 1: 'off' } }),
-  temperature: numberField({ min: 0, max: 2, integer: false, fallback: D.temperature, meanings: { 0: 'greedy' } }),
-  minTokenProbability: numberField({ min: 0, max: 1, integer: false, fallback: D.minTokenProbability, meanings: { 0: 'off' } }),
-  maxNewTokens: numberField({ min: 1, max: 256, integer: true, fallback: D.maxNewTokens }),
-  generateMaxTokens: numberField({ min: 1, max: 1024, integer: true, fallback: D.generateMaxTokens }),
+  topK: numberField({ ...R.topK, fallback: D.topK, meanings: { 0: 'no limit' } }),
+  topP: numberField({ ...R.topP, fallback: D.topP, meanings: { 1: 'off' } }),
+  temperature: numberField({ ...R.temperature, fallback: D.temperature, meanings: { 0: 'greedy' } }),
+  minTokenProbability: numberField({ ...R.minTokenProbability, fallback: D.minTokenProbability, meanings: { 0: 'off' } }),
+  maxNewTokens: numberField({ ...R.maxNewTokens, fallback: D.maxNewTokens }),
+  generateMaxTokens: numberField({ ...R.generateMaxTokens, fallback: D.generateMaxTokens }),
   multiline: booleanField(D.multiline),
-  debounceMs: numberField({ min: 0, max: 5000, integer: true, fallback: D.debounceMs }),
+  debounceMs: numberField({ ...R.debounceMs, fallback: D.debounceMs }),
   model: textField({ fallback: D.model, reject: rejectModelId }),
   revision: textField({ fallback: D.revision, reject: rejectRevision }),
   dtype: enumField<Dtype>(['fp32', 'q8', 'q4'], D.dtype),
   localModelPath: textField({ fallback: D.localModelPath }),
   hubUrl: textField({ fallback: D.hubUrl, reject: rejectHubUrl, normalize: (url) => url.replace(/\/+$/, '') }),
   device: enumField<Device>(['cpu', 'gpu'], D.device),
-  threads: numberField({ min: 0, max: 64, integer: true, fallback: D.threads, meanings: { 0: 'auto' } }),
+  threads: numberField({ ...R.threads, fallback: D.threads, meanings: { 0: 'auto' } }),
 };
+
+/**
+ * What each setting governs. `load`: which model loads and how, so a change reloads it. `load` and `machine`
+ * (how hard the machine works) are only read from the user's own settings in an untrusted workspace, and
+ * package.json's restrictedConfigurations lists the same keys (unit tests keep them equal).
+ */
+export const SETTING_SCOPES: { readonly [K in keyof Settings]: 'load' | 'machine' | 'output' } = Object.freeze({
+  enable: 'output',
+  languages: 'output',
+  topK: 'output',
+  topP: 'output',
+  temperature: 'output',
+  minTokenProbability: 'output',
+  maxNewTokens: 'output',
+  generateMaxTokens: 'output',
+  multiline: 'output',
+  debounceMs: 'machine',
+  model: 'load',
+  revision: 'load',
+  dtype: 'load',
+  localModelPath: 'load',
+  hubUrl: 'load',
+  device: 'load',
+  threads: 'load',
+});
 
 export const SETTING_KEYS = Object.freeze(Object.keys(FIELDS) as (keyof Settings)[]);
 
@@ -108,9 +150,12 @@ export const SETTING_KEYS = Object.freeze(Object.keys(FIELDS) as (keyof Settings
  * Reads settings keyed by their short names (`topK`, not `localGpt2.topK`), as
  * `workspace.getConfiguration('localGpt2')` returns them. Missing keys take their default
  * silently; every value that had to be replaced, clamped or rounded adds one line to `problems`.
- * Never throws, whatever `raw` holds.
+ * Never throws, whatever `raw` holds. `nameOf` names a value in those lines (the CLI names its flags).
  */
-export function parseSettings(raw: Record<string, unknown>): { settings: Settings; problems: string[] } {
+export function parseSettings(
+  raw: Record<string, unknown>,
+  nameOf: (key: keyof Settings) => string = (key) => `localGpt2.${key}`,
+): { settings: Settings; problems: string[] } {
   const source: Record<string, unknown> = typeof raw === 'object' && raw !== null ? raw : {};
   const values: Record<string, unknown> = {};
   const problems: string[] = [];
@@ -120,7 +165,7 @@ export function parseSettings(raw: Record<string, unknown>): { settings: Setting
       values[key] = DEFAULT_SETTINGS[key];
       continue;
     }
-    const checked = (FIELDS[key] as FieldCheck<unknown>)(value, `localGpt2.${key}`);
+    const checked = (FIELDS[key] as FieldCheck<unknown>)(value, nameOf(key));
     values[key] = checked.value;
     problems.push(...checked.problems);
   }
@@ -133,5 +178,3 @@ export function isLanguageEnabled(settings: Settings, languageId: string): boole
   if (Object.hasOwn(languages, languageId)) return languages[languageId] === true;
   return Object.hasOwn(languages, '*') ? languages['*'] === true : true;
 }
-
-export { toSamplingOptions, toLoadOptions, needsModelReload, type ModelEnvironment } from './settingsToProtocol';

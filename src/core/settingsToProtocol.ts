@@ -1,12 +1,8 @@
-// Turns Settings into the pieces of the worker protocol they decide, so the host only adds what
-// settings cannot know (where the download cache lives, whether the machine is offline).
+// Turns Settings into the worker's load request, so the host only adds what settings cannot know (where the
+// download cache lives, whether the machine is offline). Generate requests are built in requests.ts.
 
-import type { LoadOptions, SamplingOptions } from '../protocol';
-import type { Settings } from './settings';
-
-export function toSamplingOptions(settings: Settings): SamplingOptions {
-  return { topK: settings.topK, topP: settings.topP, temperature: settings.temperature };
-}
+import type { LoadOptions } from '../protocol';
+import { SETTING_KEYS, SETTING_SCOPES, type Settings } from './settings';
 
 export interface ModelEnvironment {
   cacheDir: string;
@@ -29,7 +25,8 @@ export function toLoadOptions(settings: Settings, environment: ModelEnvironment)
   return { source, dtype: settings.dtype, device: settings.device, threads: settings.threads };
 }
 
-const LOAD_KEYS = ['model', 'revision', 'hubUrl', 'localModelPath', 'dtype', 'device', 'threads'] as const;
+/** The settings that decide what loads (SETTING_SCOPES' `load`). */
+export const LOAD_KEYS = Object.freeze(SETTING_KEYS.filter((key) => SETTING_SCOPES[key] === 'load'));
 
 /** True when a settings change means the worker must load the model again (sampling changes do not). */
 export function needsModelReload(previous: Settings, next: Settings): boolean {

@@ -5,7 +5,8 @@
 import * as vscode from 'vscode';
 import { describeEnding, progressMessage, type GenerationEnding, type StopCause } from '../core/generationReport';
 import { buildPromptWindow } from '../core/promptWindow';
-import { toSamplingOptions, type Settings } from '../core/settings';
+import { continuationRequest } from '../core/requests';
+import type { Settings } from '../core/settings';
 import type { GenerateOptions, GenerationResult } from '../protocol';
 import { textBeforeCursor } from './documentWindow';
 import { watchStopConditions } from './stopConditions';
@@ -101,15 +102,7 @@ export class ContinuationGenerator implements vscode.Disposable {
   }
 
   private optionsFor(textBefore: string, cursorOffset: number): GenerateOptions {
-    const settings = this.settings();
-    return {
-      prompt: buildPromptWindow({ textBeforeCursor: textBefore, cursorOffset }).prompt,
-      maxNewTokens: settings.generateMaxTokens,
-      sampling: toSamplingOptions(settings),
-      stop: { atNewline: false, strings: [] },
-      stream: true,
-      samples: 1,
-    };
+    return continuationRequest(this.settings(), { prompt: buildPromptWindow({ textBeforeCursor: textBefore, cursorOffset }).prompt });
   }
 
   /** The notification closes with the run, so the final count also stays a few seconds in the status bar. */

@@ -87,7 +87,7 @@ export class EngineService {
   private async generate(id: number, raw: GenerateOptions): Promise<void> {
     if (!this.model) throw new EngineError('bad-request', 'no model is loaded; send a load request first');
     const { decoder, codec, info } = this.model;
-    const { options, notes } = normalizeGenerateOptions(raw, info.vocabSize, info.contextLength);
+    const { options, notes } = normalizeGenerateOptions(raw, info.contextLength);
     for (const note of notes) this.post({ type: 'log', level: 'warn', message: `request ${id}: ${note}` });
     const isCancelled = () => this.cancelled.has(id);
     if (isCancelled() || options.maxNewTokens === 0) return this.post({ type: 'done', id, result: emptyResult(isCancelled()) });

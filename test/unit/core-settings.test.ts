@@ -1,15 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import {
-  DEFAULT_SETTINGS,
-  isLanguageEnabled,
-  needsModelReload,
-  parseSettings,
-  SETTING_KEYS,
-  toLoadOptions,
-  toSamplingOptions,
-  type Settings,
-} from '../../src/core/settings';
+import { samplingOptions } from '../../src/core/requests';
+import { DEFAULT_SETTINGS, isLanguageEnabled, parseSettings, SETTING_KEYS, type Settings } from '../../src/core/settings';
+import { needsModelReload, toLoadOptions } from '../../src/core/settingsToProtocol';
 
 interface SchemaProperty {
   type: string;
@@ -258,7 +251,7 @@ describe('core/settings', () => {
 
     it('maps sampling settings', () => {
       const { settings } = parseSettings({ topK: 0, topP: 0.5, temperature: 0 });
-      assert.deepEqual(toSamplingOptions(settings), { topK: 0, topP: 0.5, temperature: 0 });
+      assert.deepEqual(samplingOptions(settings), { topK: 0, topP: 0.5, temperature: 0 });
     });
 
     it('loads from the hub unless a local folder is set', () => {

@@ -1,6 +1,7 @@
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { LOAD_KEYS } from '../../src/core/settingsToProtocol';
 import { effectiveSettings, RESTRICTED_SETTINGS } from '../../src/core/trustedSettings';
 
 describe('settings in untrusted workspaces', () => {
@@ -37,6 +38,12 @@ describe('settings in untrusted workspaces', () => {
     assert.equal(raw.model, 'evil/model');
     assert.equal(raw.localModelPath, '/tmp/attacker');
     assert.equal(raw.hubUrl, 'http://attacker.invalid');
+  });
+
+  it('restricts every setting that decides what loads, plus debounceMs, and nothing that only shapes the output', () => {
+    for (const key of LOAD_KEYS) assert.ok(RESTRICTED_SETTINGS.includes(key), key);
+    assert.deepEqual([...RESTRICTED_SETTINGS].sort(), [...LOAD_KEYS, 'debounceMs'].sort());
+    assert.deepEqual([...LOAD_KEYS].sort(), ['device', 'dtype', 'hubUrl', 'localModelPath', 'model', 'revision', 'threads']);
   });
 
   it('matches the restrictedConfigurations declared in package.json', () => {

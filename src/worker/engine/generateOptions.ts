@@ -1,12 +1,14 @@
-// The worker's own guard on generate requests: the host already clamps settings, but the CLI and any
-// future caller talk to the engine directly. Values that cannot mean anything are refused with a clear
-// message; values out of range are clamped as documented here, and the clamp is reported.
+// The worker's own guard on generate requests: the host and the CLI send settings already parsed, but a request
+// from any client must not crash the worker. Values that cannot mean anything are refused with a clear message;
+// values out of range are clamped to the settings' own ranges (one table, src/core/settings.ts), and the clamp is
+// reported. Only what settings cannot know is decided here: the context window and the number of samples.
+import { NUMBER_RANGES } from '../../core/settings';
 import type { GenerateOptions } from '../../protocol';
 import { EngineError } from '../errors';
 
 export const MAX_SAMPLES = 8;
 
-export function normalizeGenerateOptions(raw: GenerateOptions, vocabSize: number, contextLength: number): { options: GenerateOptions; notes: string[] } {
+export function normalizeGenerateOptions(raw: GenerateOptions, contextLength: number): { options: GenerateOptions; notes: string[] } {
   const notes: string[] = [];
   if (typeof raw?.prompt !== 'string') throw new EngineError('bad-request', 'prompt must be a string');
   const number = (name: string, value: unknown): number => {
@@ -18,8 +20,11 @@ export function normalizeGenerateOptions(raw: GenerateOptions, vocabSize: number
     if (fixed !== value) notes.push(`${name} ${value} clamped to ${fixed}`);
     return fixed;
   };
+  const ranged = (name: keyof typeof NUMBER_RANGES, value: unknown): number => {
+    const { min, max, integer } = NUMBER_RANGES[name];
+    return clamp(name, number(name, value), min, max, integer);
+  };
   const { sampling } = raw;
-  const topK = number('topK', sampling?.topK);
   return {
     notes,
     options: {
@@ -27,10 +32,10 @@ export function normalizeGenerateOptions(raw: GenerateOptions, vocabSize: number
       // 0 new tokens is a valid request with an empty answer; the window must keep room for one prompt token.
       maxNewTokens: clamp('maxNewTokens', number('maxNewTokens', raw.maxNewTokens), 0, contextLength - 1, true),
       sampling: {
-        // topK <= 0 means "no limit", as in GPT-2's sampler; above the vocabulary it is the same thing.
-        topK: topK <= 0 ? 0 : clamp('topK', topK, 1, vocabSize, true),
-        topP: clamp('topP', number('topP', sampling.topP), 1e-6, 1, false),
-        temperature: clamp('temperature', number('temperature', sampling.temperature), 0, 100, false),
+        // topK 0 means "no limit"; at or above the vocabulary it is the same thing to the sampler.
+        topK: ranged('topK', sampling?.topK),
+        topP: ranged('topP', sampling.topP),
+        temperature: ranged('temperature', sampling.temperature),
         seed: sampling.seed === undefined ? undefined : Math.abs(Math.round(number('seed', sampling.seed))) >>> 0,
       },
       stop: {
@@ -40,7 +45,7 @@ export function normalizeGenerateOptions(raw: GenerateOptions, vocabSize: number
       stream: raw.stream === true,
       samples: clamp('samples', number('samples', raw.samples ?? 1), 1, MAX_SAMPLES, true),
       heal: raw.heal === true,
-      minTokenProbability: clamp('minTokenProbability', number('minTokenProbability', raw.minTokenProbability ?? 0), 0, 1, false),
+      minTokenProbability: ranged('minTokenProbability', raw.minTokenProbability ?? 0),
     },
   };
 }
