@@ -8,12 +8,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { loadModel } from '../../src/worker/engine/loadModel';
+import { missingPrerequisite } from '../../src/worker/engine/session';
 import { exportFolder, references } from '../support/hfExport';
 import { maxAbsDiff } from '../support/maxAbsDiff';
 import { tinyModelDir } from '../support/tinyModel';
 
 const GRAPH = 'onnx/model.onnx'; // onnx-community layout: one graph, no If
 const DT = onnx.TensorProto.DataType;
+const VULKAN_PRESENT = missingPrerequisite('webgpu', 'linux', {}) === undefined;
 
 describe('load checks', function () {
   this.timeout(60_000);
@@ -234,6 +236,22 @@ describe('exports written below opset 17', function () {
       }
     } finally {
       fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('GPU prerequisites', () => {
+  it('WebGPU on Linux needs a Vulkan loader, found in the system folders or LD_LIBRARY_PATH', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-vulkan-'));
+    try {
+      const withoutSystemLoader = VULKAN_PRESENT ? undefined : /no Vulkan loader/;
+      if (withoutSystemLoader) assert.match(missingPrerequisite('webgpu', 'linux', { LD_LIBRARY_PATH: dir }) ?? '', withoutSystemLoader);
+      fs.writeFileSync(path.join(dir, 'libvulkan.so.1'), '');
+      assert.equal(missingPrerequisite('webgpu', 'linux', { LD_LIBRARY_PATH: `/nowhere:${dir}` }), undefined);
+      assert.equal(missingPrerequisite('webgpu', 'win32', {}), undefined, 'D3D12 on Windows, Metal on macOS: nothing to check');
+      assert.equal(missingPrerequisite('cuda', 'linux', {}), undefined);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -124,14 +124,21 @@ describe('model store: downloads that go wrong', function () {
 
   describe('an HTTPS hub', () => {
     let https: Server;
+    let emitWarning: typeof process.emitWarning;
     let rejectUnauthorized: string | undefined;
     before(async () => {
       rejectUnauthorized = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      // Node warns on stderr when this is set; that warning says nothing about the test, which sets it on purpose.
+      emitWarning = process.emitWarning;
+      process.emitWarning = ((warning: string | Error, ...rest: never[]) => {
+        if (!String(warning).includes('NODE_TLS_REJECT_UNAUTHORIZED')) emitWarning.call(process, warning, ...rest);
+      }) as typeof process.emitWarning;
       process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the test certificate is self-signed
       https = createServer({ key: TLS_KEY, cert: TLS_CERT }, (req, res) => res.writeHead(302, { location: `${hub.url}${req.url}` }).end());
       await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
     });
     after(async () => {
+      process.emitWarning = emitWarning;
       if (rejectUnauthorized === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
       else process.env.NODE_TLS_REJECT_UNAUTHORIZED = rejectUnauthorized;
       https.closeAllConnections();

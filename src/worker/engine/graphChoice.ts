@@ -7,7 +7,7 @@ import type { Device } from '../../protocol';
 import { EngineError, errorMessage } from '../errors';
 import { AS_SHIPPED, Gpt2Decoder, type DecoderShape, type GraphOutputs } from './decoder';
 import { probeLogits, probeMismatch, type ProbeTolerance } from './probe';
-import { createSession, firstLine, gpuProviders, providerStatus } from './session';
+import { createSession, firstLine, gpuProviders, missingPrerequisite, providerStatus } from './session';
 
 export interface GraphCandidate {
   /** Said in the log and in ModelInfo.graph, e.g. "the engine's graph on the export's q8 weights". */
@@ -108,6 +108,8 @@ async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Arra
 
 async function tryProvider(provider: string, cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Array[], request: GraphChoiceRequest) {
   if (providerStatus(provider) === 'unknown') return 'this build of onnxruntime-node does not know it';
+  const missing = missingPrerequisite(provider);
+  if (missing) return missing;
   let session: InferenceSession;
   try {
     session = await createSession(cpu.bytes, provider, request.threads);

@@ -1,7 +1,9 @@
 // ONNX Runtime sessions on a named execution provider. onnxruntime throws, rather than falls back, when a
 // provider is missing, so the loader tries the GPU providers in order (gpuProviders) and keeps the CPU session
 // when none of them proves itself on the load probe.
+import * as fs from 'node:fs';
 import * as os from 'node:os';
+import * as path from 'node:path';
 import { env, InferenceSession, listSupportedBackends } from 'onnxruntime-node';
 
 /**
@@ -18,6 +20,18 @@ export function gpuProviders(platform: NodeJS.Platform = process.platform): stri
 export function providerStatus(provider: string): 'bundled' | 'not bundled' | 'unknown' {
   const entry = listSupportedBackends().find((b) => b.name === provider);
   return entry ? (entry.bundled ? 'bundled' : 'not bundled') : 'unknown';
+}
+
+const VULKAN_DIRS = ['/usr/lib/x86_64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/usr/lib64', '/usr/lib', '/usr/local/lib'];
+
+/**
+ * Why a provider cannot work on this machine, known without trying it, or undefined. WebGPU on Linux runs on
+ * Vulkan: without a Vulkan loader, Dawn prints a warning to the process's stderr on every attempt and fails.
+ */
+export function missingPrerequisite(provider: string, platform: NodeJS.Platform = process.platform, env = process.env): string | undefined {
+  if (provider !== 'webgpu' || platform !== 'linux') return undefined;
+  const dirs = [...(env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean), ...VULKAN_DIRS];
+  return dirs.some((dir) => fs.existsSync(path.join(dir, 'libvulkan.so.1'))) ? undefined : 'no Vulkan loader (libvulkan.so.1) on this system';
 }
 
 /** Half the cores, at most 4: the editor and the language servers need the rest. */
