@@ -75,7 +75,7 @@ async function main(): Promise<void> {
     log('(d) hub layout: the same weights as an Optimum merged export, loaded like a download');
     let hubLayout: HubLayoutResult | undefined;
     const hubModel = await hubLayoutModel(folder, options.dtype, log);
-    if (!hubModel) log(`  skipped: ${model.file} is not one of the project's own graphs`);
+    if ('skipped' in hubModel) log(`  skipped: ${hubModel.skipped}`);
     else {
       const hub = await EngineSystem.load({ ...config, folder: hubModel.folder }, HUB_LAYOUT);
       log(`  ${path.relative(REPO_ROOT, hubModel.file)}${hubModel.reused ? ' (from an earlier run)' : ''}: ${hub.graph}, loaded in ${formatDuration(hub.loadMs / 1000)}`);
@@ -83,6 +83,7 @@ async function main(): Promise<void> {
         hubLayout = await runHubLayout(engine, hub, session, {
           file: path.relative(REPO_ROOT, hubModel.file),
           producerName: hubModel.producerName,
+          written: hubModel.written,
           maxNewTokens: options.typing.maxNewTokens,
           promptIds: (n) => prompts.tokenIds(n),
           context: budgetContext,

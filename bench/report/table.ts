@@ -87,7 +87,12 @@ export function formatTable(r: BenchResults): string {
     `  weights read per token: every initializer of the ONNX file, but only the current position's row of wpe (file total ${mb(r.weightBytes.allInitializers)})`,
     `  with one read of the fp32 KV cache added (reference only): ${kv}`,
     ...(r.budget ? [`kernels alone: the step's weight linears (+ attention over the cache as the engine lays it out) in a graph of nothing else, same threads, median of ${r.budget.linearsMs.n} runs`] : []),
-    ...(h ? [`hub layout: ${h.file}, producerName '${h.producerName}' (as the hub's files), loaded through loadModel; both engines alternate request by request`] : []),
+    ...(h
+      ? [
+          `hub layout: ${h.file}, producerName '${h.producerName}' (as the hub's files), loaded through loadModel; both engines alternate request by request`,
+          `  not a download: ${h.written ?? 'written by the bench'}; genuine 124M exports cannot be downloaded here`,
+        ]
+      : []),
     `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}${h ? `, hub layout ${ms(h.loadMs)}` : ''}`,
     ...notMapped,
   ].join('\n');

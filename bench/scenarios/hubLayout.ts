@@ -14,6 +14,8 @@ export interface HubLayoutResult {
   /** The hub-layout file, relative to the repository, and the producerName it was given. */
   file: string;
   producerName: string;
+  /** How the file was made: the bench writes it (genuine 124M exports cannot be downloaded here). */
+  written: string;
   /** ModelInfo.graph of the hub-layout load. */
   graph: string;
   /** Whether the loader ran the engine's graph on the file's weights (the mapping applied). */
@@ -32,7 +34,7 @@ export async function runHubLayout(
   own: EngineSystem,
   hub: EngineSystem,
   session: TypingSession,
-  options: { file: string; producerName: string; maxNewTokens: number; promptIds: (context: number) => number[]; context: number; tokens: number; log: (line: string) => void },
+  options: { file: string; producerName: string; written: string; maxNewTokens: number; promptIds: (context: number) => number[]; context: number; tokens: number; log: (line: string) => void },
 ): Promise<HubLayoutResult> {
   const systems = [new SettledSystem(own), new SettledSystem(hub)];
   options.log('  warm-up');
@@ -42,6 +44,7 @@ export async function runHubLayout(
   return {
     file: options.file,
     producerName: options.producerName,
+    written: options.written,
     graph: hub.graph,
     mapped: isMappedGraph(hub.graph),
     loadLog: hub.loadLog,
