@@ -63,7 +63,6 @@ export type HostToWorker =
   | { type: 'load'; id: number; options: LoadOptions }
   | { type: 'generate'; id: number; options: GenerateOptions }
   | { type: 'cancel'; id: number }
-  | { type: 'crash'; id: number } // test hook: throw inside the worker to prove crashes are reported
   | { type: 'dispose'; id: number };
 
 export interface ModelInfo {
@@ -115,6 +114,8 @@ export type WorkerToHost =
 /** The Worker's `workerData`: how often to send `alive`, chosen by the host to fit its watchdog. */
 export interface WorkerStartData {
   heartbeatMs: number;
+  /** Set only under test (src/testSeam.ts): the worker then also obeys the seam's crash request. */
+  testSeam?: boolean;
 }
 
 export type ErrorCode =

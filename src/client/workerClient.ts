@@ -5,6 +5,7 @@
 import { Worker } from 'node:worker_threads';
 import { AbortError } from '../core/abortable';
 import type { GenerateOptions, GenerationResult, HostToWorker, LoadOptions, ModelInfo, ModelSource, WorkerStartData, WorkerToHost } from '../protocol';
+import type { WorkerTestSeam } from '../testSeam';
 
 export class WorkerError extends Error {
   constructor(
@@ -28,6 +29,8 @@ export interface WorkerClientOptions {
    * worker's loop for a few seconds while protobufs decode, so this must stay well above that.
    */
   stallTimeoutMs?: number;
+  /** Tests only: every worker started is handed to it and told to obey its crash request. */
+  testSeam?: WorkerTestSeam;
 }
 
 const DEFAULT_STALL_MS = 30_000;
@@ -57,6 +60,7 @@ export class WorkerClient {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   private readonly stallMs: number;
+  private readonly testSeam?: WorkerTestSeam;
   private model = 'no model';
 
   constructor(
@@ -65,6 +69,7 @@ export class WorkerClient {
     options: WorkerClientOptions = {},
   ) {
     this.stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_MS;
+    this.testSeam = options.testSeam;
   }
 
   get running(): boolean {
@@ -79,11 +84,6 @@ export class WorkerClient {
   generate(options: GenerateOptions, signal?: AbortSignal, onToken?: (sample: number, text: string) => void): Promise<GenerationResult> {
     const onMessage = (m: WorkerToHost) => m.type === 'token' && onToken?.(m.sample, m.text);
     return this.request<GenerationResult>({ type: 'generate', id: 0, options }, signal, onMessage, `generating with ${this.model}`);
-  }
-
-  /** Test hook: makes the worker throw, to prove that crashes are reported and recovered from. */
-  crashForTest(): void {
-    this.send({ type: 'crash', id: this.nextId++ });
   }
 
   /** Stops the worker thread; pending requests are rejected. The next request starts a new one. */
@@ -122,8 +122,9 @@ export class WorkerClient {
 
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
-    const workerData: WorkerStartData = { heartbeatMs: Math.min(1000, this.stallMs / 5) };
+    const workerData: WorkerStartData = { heartbeatMs: Math.min(1000, this.stallMs / 5), ...(this.testSeam && { testSeam: true }) };
     const worker = new Worker(this.workerScript, { workerData });
+    this.testSeam?.attach(worker);
     worker.on('message', (message: WorkerToHost) => this.receive(worker, message));
     worker.on('error', (error) => this.died(worker, `the model worker crashed: ${error.message}`));
     worker.on('exit', (code) => this.died(worker, `the model worker exited (code ${code})`));

@@ -37,6 +37,10 @@ export async function selectModel(settings: Settings): Promise<void> {
   }
 }
 
+export function openSettings(): Thenable<unknown> {
+  return vscode.commands.executeCommand('workbench.action.openSettings', 'localGpt2');
+}
+
 /** Asks for a model folder and puts it in the user settings; false when the dialog was dismissed. */
 export async function pickModelFolder(): Promise<boolean> {
   const folder = await vscode.window.showOpenDialog({ canSelectFolders: true, canSelectFiles: false, openLabel: 'Use this model folder' });

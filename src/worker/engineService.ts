@@ -36,11 +36,6 @@ export class EngineService {
         return this.enqueue(message.id, () => this.generate(message.id, message.options));
       case 'dispose':
         return this.enqueue(message.id, () => this.unload());
-      case 'crash':
-        setImmediate(() => {
-          throw new Error('crash requested by the host (test hook)');
-        });
-        return;
     }
   }
 

@@ -358,6 +358,7 @@ async function main(): Promise<number> {
           LOCAL_GPT2_E2E_EXTENSION: underTest,
           LOCAL_GPT2_E2E_DRIVER: driverUrl,
           LOCAL_GPT2_E2E_GREP: args.grep ?? '',
+          LOCAL_GPT2_TEST_SEAM: '1', // the extension's test seam (src/testSeam.ts): 08-worker-crash crashes the worker through it
         },
       },
     );

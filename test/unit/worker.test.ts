@@ -1,9 +1,12 @@
 // The model worker: through the real worker thread (WorkerClient + dist/worker.js), and through
 // EngineService in-process where a test needs to count decode steps exactly.
 import * as assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { WorkerClient, WorkerError } from '../../src/client/workerClient';
 import { isAbortError } from '../../src/core/abortable';
-import type { GenerateOptions, LoadOptions, WorkerToHost } from '../../src/protocol';
+import type { GenerateOptions, LoadOptions, WorkerStartData, WorkerToHost } from '../../src/protocol';
+import { WorkerTestSeam } from '../../src/testSeam';
 import { EngineService } from '../../src/worker/engineService';
 import { tinyModelDir } from '../support/tinyModel';
 import { workerScript } from '../support/workerScript';
@@ -24,10 +27,11 @@ describe('model worker', function () {
   let client: WorkerClient;
   const logs: string[] = [];
   const crashes: string[] = [];
+  const seam = new WorkerTestSeam();
 
   before(async () => {
     load = { source: { kind: 'folder', path: await tinyModelDir() }, dtype: 'fp32', device: 'cpu', threads: 1 };
-    client = new WorkerClient(workerScript(), { onLog: (_l, m) => logs.push(m), onCrash: (r) => crashes.push(r) });
+    client = new WorkerClient(workerScript(), { onLog: (_l, m) => logs.push(m), onCrash: (r) => crashes.push(r) }, { testSeam: seam });
     await client.load(load);
   });
   after(() => client.terminate());
@@ -118,11 +122,35 @@ describe('model worker', function () {
 
   it('a crash in the worker is reported, not hung, and the next request starts a new worker', async () => {
     const pending = client.generate(request({ maxNewTokens: 1000 }));
-    client.crashForTest();
+    seam.crashWorker();
     await assert.rejects(pending, (e: WorkerError) => e.code === 'crashed' && /crash requested by the host/.test(e.message));
     assert.equal(crashes.length, 1);
     await client.load(load);
     assert.equal((await client.generate(request())).newTokens, 8);
+  });
+
+  it('a worker started without the test seam ignores its crash request', async () => {
+    const start: WorkerStartData = { heartbeatMs: 1000 };
+    const worker = new Worker(workerScript(), { workerData: start });
+    const errors: Error[] = [];
+    worker.on('error', (e) => errors.push(e));
+    const plain = new WorkerTestSeam();
+    plain.attach(worker);
+    try {
+      plain.crashWorker();
+      worker.postMessage({ type: 'generate', id: 1, options: request() });
+      // It still answers, as without the request: there is no model to generate with.
+      for (;;) {
+        const [message] = (await once(worker, 'message')) as [WorkerToHost];
+        if (message.type !== 'error') continue;
+        assert.match(message.message, /no model is loaded/);
+        break;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200)); // the seam's throw would come on a later turn
+      assert.deepEqual(errors, []);
+    } finally {
+      await worker.terminate();
+    }
   });
 });
 

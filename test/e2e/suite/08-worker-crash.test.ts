@@ -14,6 +14,7 @@ import {
   openFile,
   setSettings,
   sleep,
+  testSeam,
   typeText,
   waitFor,
   waitForState,
@@ -114,7 +115,7 @@ suite('worker killed mid-generation', () => {
       const killer = vscode.workspace.onDidChangeTextDocument((e) => {
         if (e.document === editor.document && killedAfter === undefined && e.contentChanges.length > 0) {
           killedAfter = e.document.getText().length - original.length;
-          api.killWorkerForTest();
+          testSeam(api).crashWorker();
         }
       });
       const from = log.sent.length;
@@ -165,7 +166,7 @@ suite('worker killed mid-generation', () => {
       if (!victim && armed && r.kind === 'inline') {
         victim = r;
         // After this tick: the generate message is then already on its way to the worker, ahead of the crash.
-        setImmediate(() => api.killWorkerForTest());
+        setImmediate(() => testSeam(api).crashWorker());
       }
     });
     try {

@@ -71,6 +71,12 @@ export async function getApi(): Promise<LocalGpt2Api> {
   return api;
 }
 
+/** The extension's test seam, which exists because the runner set LOCAL_GPT2_TEST_SEAM (src/testSeam.ts). */
+export function testSeam(api: LocalGpt2Api): NonNullable<LocalGpt2Api['testSeam']> {
+  assert.ok(api.testSeam, 'the extension has no testSeam: LOCAL_GPT2_TEST_SEAM=1 was not in its environment');
+  return api.testSeam;
+}
+
 /**
  * Waits until the extension reaches one of `kinds`. The model (re)loads lazily, on the next request after start or
  * a settings change, so while nothing is in progress `kick` (which should ask for a completion) is called every 2 s.
