@@ -89,6 +89,7 @@ export class EngineService {
     const result = await generate(decoder, codec, options, {
       isCancelled,
       onText: (sample, text) => options.stream && this.post({ type: 'token', id, sample, text }),
+      log: (message) => this.post({ type: 'log', level: 'info', message }),
     });
     this.post({ type: 'done', id, result });
   }

@@ -1,6 +1,7 @@
 // One GPT-2 forward step over the lean graph, with the prompt-prefix KV reuse that makes
 // keystroke-to-keystroke completions cheap: a new prompt only runs the tokens the cache lacks.
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
+import { BatchKvCache } from './batchKvCache';
 import { KvCache, type CacheShape } from './kvCache';
 import { modelInputsOf, type ModelInputs } from './modelInputs';
 
@@ -17,6 +18,20 @@ export interface TokenDecoder {
   readonly cache: { readonly length: number; truncate(length: number): void };
   prefill(ids: readonly number[], isCancelled?: () => boolean): Promise<{ logits: Float32Array; reused: number } | undefined>;
   forward(ids: readonly number[]): Promise<Float32Array>;
+  /**
+   * `rows` continuations of what the cache holds, decoded as one batch (absent: the decoder cannot batch).
+   * `positions`: how long the rows may grow, for the layout. The single-row cache is left as it is.
+   */
+  batch?(rows: number, positions: number): BatchDecoder;
+}
+
+/** B rows that continue the same tokens, one token per row per step. */
+export interface BatchDecoder {
+  readonly rows: number;
+  /** Feeds one token per row and returns each row's logits after it: [vocab] each, valid until the next call. */
+  forward(tokens: readonly number[]): Promise<Float32Array[]>;
+  /** Row `row` leaves the batch; the last row takes its index. */
+  drop(row: number): void;
 }
 
 /** What a graph returns: a lean graph (leanGraph.ts) only the new positions' keys/values, a graph as shipped all of them. */
@@ -33,6 +48,7 @@ export class Gpt2Decoder implements TokenDecoder {
   private readonly outputNames: string[];
   private readonly inputs: ModelInputs;
   private logitsAtEnd?: Float32Array; // logits after the cache's last token, when known
+  private batchCache?: BatchKvCache; // kept between requests, so its memory is faulted in once
 
   constructor(
     private readonly session: InferenceSession,
@@ -78,6 +94,38 @@ export class Gpt2Decoder implements TokenDecoder {
     const offset = this.graphOutputs.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
     this.logitsAtEnd = logits.subarray(offset, offset + this.shape.vocabSize);
     return this.logitsAtEnd;
+  }
+
+  /**
+   * Broadcasts the cache to `rows` rows and decodes them in batched steps: input_ids [B, 1], attention_mask [B, T],
+   * position_ids [B, 1], past [B, nHead, P, headDim]. Throws for graphs without position_ids (their past would have
+   * to be exactly as long as the tokens); a graph that does not accept B > 1 fails on the first forward.
+   */
+  batch(rows: number, positions: number): BatchDecoder {
+    if (!this.inputs.positionIds) throw new Error('the graph has no position_ids input');
+    if (this.cache.length === 0) throw new Error('batch() continues the cached tokens; the cache is empty');
+    const cache = (this.batchCache ??= new BatchKvCache(this.shape));
+    cache.broadcast(this.cache, rows, positions);
+    const { vocabSize } = this.shape;
+    const { present } = this.graphOutputs;
+    return {
+      get rows() {
+        return cache.rows;
+      },
+      forward: async (tokens) => {
+        if (tokens.length !== cache.rows) throw new Error(`${tokens.length} tokens for ${cache.rows} rows`);
+        const feeds = cache.feeds();
+        if (this.inputs.useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
+        feeds.input_ids = new Tensor('int64', BigInt64Array.from(tokens, BigInt), [tokens.length, 1]);
+        const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
+        const out = await this.session.run(feeds, this.outputNames);
+        const logits = out.logits.data as Float32Array; // [B, 1, vocab]
+        if (logits.length !== tokens.length * vocabSize) throw new Error(`logits have ${logits.length} values for ${tokens.length} rows`);
+        cache.append(out, { prefix: present, offset: present === 'present' ? pastLength : 0 });
+        return tokens.map((_, r) => logits.subarray(r * vocabSize, (r + 1) * vocabSize));
+      },
+      drop: (row) => cache.drop(row),
+    };
   }
 
   reset(): void {

@@ -3,8 +3,13 @@
 // With healing, the prompt is backed up over the word it ends in and the first tokens spell that word
 // again (tokenHealing.ts); only the text after the prompt's end is streamed and returned. Cancellation
 // is checked between two decode steps.
+// Several samples (the alternatives of Alt+\) decode as one batch: the prompt is prefilled once, its cache
+// broadcast to one row per sample, and each step feeds every unfinished row's token at once, so the weights are
+// read once per step for all of them. Each sample has its own seeded RNG stream, so the batch gives the very
+// samples that decoding them one after another gives (the fallback when a graph does not accept a batch).
 import { END_OF_TEXT, type ConfidenceCut, type GenerateOptions, type GenerationResult, type StopReason } from '../../protocol';
-import type { TokenDecoder } from './decoder';
+import { mulberry32, randomSeed } from '../rng';
+import type { BatchDecoder, TokenDecoder } from './decoder';
 import { Sampler, tokenProbability } from './sampler';
 import { HealingConstraint, healPrompt, type HealedPrompt } from './tokenHealing';
 import type { TextCodec } from './tokenizer';
@@ -14,7 +19,12 @@ import { StopMatcher } from './stopMatcher';
 export interface GenerateHooks {
   isCancelled(): boolean;
   onText(sample: number, text: string): void;
+  /** Said once per decoder: why its samples decode one after another instead of as one batch. */
+  log?(message: string): void;
 }
+
+/** Decoders whose batch failed, and why: their samples decode one after another from then on. */
+const batchRefused = new WeakMap<TokenDecoder, string>();
 
 export async function generate(
   decoder: TokenDecoder,
@@ -40,84 +50,175 @@ export async function generate(
     newTokens: 0,
     timings: { prefillMs, decodeMs: 0, totalMs: 0 },
   };
-  // One Sampler (one RNG stream, one set of buffers) for all samples: the same seed gives the same samples.
-  const sampler = new Sampler(options.sampling);
-  for (let sample = 0; sample < options.samples && prefill; sample++) {
-    decoder.cache.truncate(promptIds.length);
-    const constraint = new HealingConstraint(healed.removed, vocabulary ?? []);
-    const { text, stopReason, tokens, cut } = await sampleOne(decoder, codec, options, constraint, prefill.logits, sampler, (t) => hooks.onText(sample, t), hooks.isCancelled);
-    result.texts.push(text);
-    result.stopReasons.push(stopReason);
-    result.newTokens += tokens;
-    if (cut) (result.confidenceCuts ??= []).push({ sample, ...cut });
-    if (stopReason === 'cancelled') break;
+  // One Sampler per sample, each with its own RNG stream (sample 0's is the request's seed, so a 1-sample request
+  // gives the first of several): the same seed gives the same samples, batched or one after another.
+  const seed = options.sampling.seed ?? randomSeed();
+  const rows = Array.from({ length: prefill ? options.samples : 0 }, (_, sample) => {
+    const sampler = new Sampler(options.sampling, mulberry32(sampleSeed(seed, sample)));
+    const healing = new HealingConstraint(healed.removed, vocabulary ?? []);
+    return new SampleRow(codec, options, healing, sampler, promptIds.length, decoder.shape.maxPositions, (t) => hooks.onText(sample, t));
+  });
+  if (prefill && rows.length > 1 && decoder.batch && !batchRefused.has(decoder)) {
+    await decodeBatched(decoder, rows, promptIds, prefill.logits, hooks);
+  } else if (prefill) {
+    for (const row of rows) {
+      decoder.cache.truncate(promptIds.length);
+      await decodeAlone(decoder, row, prefill.logits, hooks.isCancelled);
+      if (row.stopReason === 'cancelled') break;
+    }
   }
+  rows.forEach((row, sample) => {
+    if (!row.started) return; // after a cancelled one
+    result.texts.push(row.text());
+    result.stopReasons.push(row.stopReason);
+    result.newTokens += row.ids.length;
+    if (row.cut) (result.confidenceCuts ??= []).push({ sample, ...row.cut });
+  });
   if (!prefill) result.stopReasons.push('cancelled');
   result.timings.totalMs = performance.now() - started;
   result.timings.decodeMs = result.timings.totalMs - prefillMs;
   return result;
 }
 
-interface Sample {
-  text: string;
-  stopReason: StopReason;
-  tokens: number;
-  cut?: Omit<ConfidenceCut, 'sample'>;
+/** Sample i > 0 gets its own stream: the seed mixed with i (murmur3's finalizer), so no two streams overlap. */
+export function sampleSeed(seed: number, sample: number): number {
+  if (sample === 0) return seed >>> 0;
+  let h = (seed ^ Math.imul(sample, 0x9e3779b9)) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
 }
 
-async function sampleOne(
-  decoder: TokenDecoder,
-  codec: TextCodec,
-  options: GenerateOptions,
-  healing: HealingConstraint,
-  promptLogits: Float32Array,
-  sampler: Sampler,
-  onText: (text: string) => void,
-  isCancelled: () => boolean,
-): Promise<Sample> {
-  const ids: number[] = [];
-  const stop = new StopMatcher(options.stop);
-  const minProbability = options.minTokenProbability ?? 0;
-  const afterPrompt = textAfter(healing);
-  let limit = options.maxNewTokens; // tokens that only spell the healed word again do not count
-  let logits = promptLogits;
-  let emitted = '';
-  let stopReason: StopReason = 'length';
-  while (ids.length < limit) {
-    if (isCancelled()) {
-      stopReason = 'cancelled';
-      break;
-    }
+/** One sample's state between two decode steps: what it sampled, streamed, and why it stopped. */
+class SampleRow {
+  readonly ids: number[] = [];
+  stopReason: StopReason = 'length';
+  cut?: Omit<ConfidenceCut, 'sample'>;
+  started = false;
+  done = false;
+  private finalText?: string;
+  private emitted = '';
+  private limit: number; // tokens that only spell the healed word again do not count
+  private readonly stop: StopMatcher;
+  private readonly afterPrompt: (generated: string) => string;
+
+  constructor(
+    private readonly codec: TextCodec,
+    private readonly options: GenerateOptions,
+    private readonly healing: HealingConstraint,
+    private readonly sampler: Sampler,
+    private readonly promptLength: number,
+    private readonly maxPositions: number,
+    private readonly onText: (text: string) => void,
+  ) {
+    this.limit = options.maxNewTokens;
+    this.stop = new StopMatcher(options.stop);
+    this.afterPrompt = textAfter(healing);
+  }
+
+  /** Samples a token from the logits after the row's last token: the token to feed next, or undefined when the row is done. */
+  next(logits: Float32Array): number | undefined {
+    this.started = true;
+    if (this.ids.length >= this.limit) return this.end('length');
+    const { healing, options } = this;
     const allowed = healing.active ? healing.mask(logits) : logits;
-    const token = sampler.sample(allowed);
-    if (token === END_OF_TEXT) {
-      stopReason = 'eos';
-      break;
-    }
+    const token = this.sampler.sample(allowed);
+    if (token === END_OF_TEXT) return this.end('eos');
     const healingOnly = healing.active && healing.advance(token);
-    if (healingOnly) limit++;
-    else if (minProbability > 0) {
+    if (healingOnly) this.limit++;
+    else if ((options.minTokenProbability ?? 0) > 0) {
       const probability = tokenProbability(allowed, token, options.sampling.temperature);
-      if (probability < minProbability) {
-        stopReason = 'low-confidence';
-        return { text: withoutPartialCharacter(afterPrompt(decodeTokens(codec, ids))), stopReason, tokens: ids.length, cut: { token: ids.length, probability } };
+      if (probability < options.minTokenProbability!) {
+        this.cut = { token: this.ids.length, probability };
+        return this.end('low-confidence');
       }
     }
-    ids.push(token);
-    const { text, stopped } = stop.check(afterPrompt(codec.decode(ids)));
+    this.ids.push(token);
+    const { text, stopped } = this.stop.check(this.afterPrompt(this.codec.decode(this.ids)));
     const ready = stopped ? text : withoutPartialCharacter(text);
-    if (ready.length > emitted.length && ready.startsWith(emitted)) {
-      onText(ready.slice(emitted.length));
-      emitted = ready;
+    if (ready.length > this.emitted.length && ready.startsWith(this.emitted)) {
+      this.onText(ready.slice(this.emitted.length));
+      this.emitted = ready;
     }
     if (stopped) {
-      stopReason = 'stop';
-      return { text, stopReason, tokens: ids.length };
+      this.finalText = text;
+      return this.end('stop');
     }
-    if (ids.length === limit || decoder.cache.length + 1 >= decoder.shape.maxPositions) break;
+    // the model never runs for a token that will not be used
+    if (this.ids.length === this.limit || this.promptLength + this.ids.length >= this.maxPositions) return this.end('length');
+    return token;
+  }
+
+  /** How many tokens the row may hold in all, so far (healing tokens raise it). */
+  get maxTokens(): number {
+    return this.limit;
+  }
+
+  cancel(): void {
+    this.started = true;
+    this.end('cancelled');
+  }
+
+  text(): string {
+    return this.finalText ?? withoutPartialCharacter(this.afterPrompt(decodeTokens(this.codec, this.ids)));
+  }
+
+  private end(reason: StopReason): undefined {
+    this.stopReason = reason;
+    this.done = true;
+    return undefined;
+  }
+}
+
+/** One sample on the single-row cache, which holds the tokens `logits` follow. */
+async function decodeAlone(decoder: TokenDecoder, row: SampleRow, logits: Float32Array, isCancelled: () => boolean): Promise<void> {
+  for (;;) {
+    if (isCancelled()) return row.cancel();
+    const token = row.next(logits);
+    if (token === undefined) return;
     logits = await decoder.forward([token]);
   }
-  return { text: withoutPartialCharacter(afterPrompt(decodeTokens(codec, ids))), stopReason, tokens: ids.length };
+}
+
+/**
+ * Every sample in one batch. Rows that finish leave it (the last row moves into their place), so the batch never
+ * computes tokens nobody reads: with a stop at the end of the line, alternatives end at very different lengths,
+ * and a dropped row costs one copy of its past, a kept one that past's attention and a full lm_head every step.
+ * If the graph refuses the batch, the unfinished rows go on one after another from where they are.
+ */
+async function decodeBatched(decoder: TokenDecoder, rows: SampleRow[], promptIds: readonly number[], promptLogits: Float32Array, hooks: GenerateHooks): Promise<void> {
+  const live = [...rows]; // batch row -> sample
+  let logits = live.map(() => promptLogits);
+  let batch: BatchDecoder | undefined;
+  for (;;) {
+    if (hooks.isCancelled()) return live.forEach((row) => row.cancel());
+    const tokens = live.map((row, i) => row.next(logits[i]));
+    for (let i = live.length - 1; i >= 0; i--) {
+      if (tokens[i] !== undefined) continue;
+      batch?.drop(i);
+      live[i] = live[live.length - 1];
+      tokens[i] = tokens[tokens.length - 1];
+      live.pop();
+      tokens.pop();
+    }
+    if (live.length === 0) return;
+    try {
+      batch ??= decoder.batch!(live.length, promptIds.length + Math.max(...live.map((row) => row.maxTokens)));
+      logits = await batch.forward(tokens as number[]);
+    } catch (error) {
+      const reason = String(error instanceof Error ? error.message : error).split('\n')[0];
+      batchRefused.set(decoder, reason);
+      hooks.log?.(`samples decode one after another, not as one batch: ${reason}`);
+      live.sort((a, b) => rows.indexOf(a) - rows.indexOf(b));
+      for (const row of live) {
+        const resumed = await decoder.prefill([...promptIds, ...row.ids], hooks.isCancelled);
+        if (!resumed) row.cancel();
+        else await decodeAlone(decoder, row, resumed.logits, hooks.isCancelled);
+        if (row.stopReason === 'cancelled') return live.forEach((other) => other.done || other.cancel());
+      }
+      return;
+    }
+  }
 }
 
 /** The constraint makes the generated text start with the healed word; what the user sees starts after it. */

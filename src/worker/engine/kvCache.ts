@@ -66,6 +66,13 @@ export class KvCache {
     return this.stride;
   }
 
+  /** The keys (`index` 2 * layer) or values (2 * layer + 1) of one head at the positions held: [length, headDim], a view. */
+  headPositions(index: number, head: number): Float32Array {
+    const { headDim } = this.shape;
+    const start = head * this.stride * headDim;
+    return this.buffers[index].subarray(start, start + this.length * headDim);
+  }
+
   /** Inputs for a step that feeds `count` new tokens: past_key_values.*, attention_mask and position_ids. */
   feeds(count: number): Record<string, Tensor> {
     const { nLayer, nHead, headDim, maxPositions } = this.shape;
