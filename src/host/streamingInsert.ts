@@ -15,6 +15,11 @@ export class StreamingInsert implements vscode.Disposable {
   /** An insert of ours that the editor applied after the edit or cursor move that stopped us (see finish). */
   private late: { version: number; textBefore: string; tokens: number; characters: number } | undefined;
   private readonly tracker: vscode.Disposable;
+  /** Whether the view follows the insertion: it did start in view, and the user has not scrolled away since. */
+  private following: boolean;
+  /** Ends we asked the view to show whose visible-range updates have not come back yet. */
+  private revealed: vscode.Position[] = [];
+  private readonly scrolls: vscode.Disposable;
 
   constructor(
     private readonly editor: vscode.TextEditor,
@@ -22,6 +27,19 @@ export class StreamingInsert implements vscode.Disposable {
     private readonly hooks: { onForeignEdit(): void; onWritten(tokens: number): void },
   ) {
     this.tracker = vscode.workspace.onDidChangeTextDocument((e) => this.onChange(e));
+    const start = editor.document.positionAt(offset);
+    this.following = editor.visibleRanges.some((r) => r.contains(start));
+    this.scrolls = vscode.window.onDidChangeTextEditorVisibleRanges((e) => e.textEditor === editor && this.onScroll(e.visibleRanges));
+  }
+
+  /**
+   * Visible ranges come back from the renderer some time after a reveal, and under load after the next insert:
+   * an update that shows any end we revealed is ours; one that shows none of them is the user scrolling away.
+   */
+  private onScroll(ranges: readonly vscode.Range[]): void {
+    if (this.revealed.length === 0) return;
+    if (this.revealed.some((end) => ranges.some((r) => r.contains(end)))) this.revealed = this.revealed.slice(-1);
+    else this.following = false;
   }
 
   push(text: string): void {
@@ -54,6 +72,7 @@ export class StreamingInsert implements vscode.Disposable {
   dispose(): void {
     this.stop();
     this.tracker.dispose();
+    this.scrolls.dispose();
   }
 
   private onChange(e: vscode.TextDocumentChangeEvent): void {
@@ -97,8 +116,6 @@ export class StreamingInsert implements vscode.Disposable {
     this.pendingTokens = 0;
     const document = this.editor.document;
     const at = document.positionAt(this.offset);
-    // Follow the insertion only while it is on screen: a user who scrolled away is not pulled back.
-    const follow = this.editor.visibleRanges.some((r) => r.contains(at));
     const offset = this.offset;
     this.own.expect(offset, text);
     // The editor refuses an edit made against an older version of the document, so a keystroke that lands
@@ -114,8 +131,10 @@ export class StreamingInsert implements vscode.Disposable {
     this.written.characters += text.length;
     if (this.late) this.late.tokens = tokens;
     this.hooks.onWritten(this.written.tokens);
-    if (follow && !this.stopped) {
+    // Follow the insertion only while the user leaves the view to it: one who scrolled away is not pulled back.
+    if (this.following && !this.stopped) {
       const end = document.positionAt(this.offset);
+      this.revealed = [...this.revealed.slice(-31), end]; // a reveal of a position already shown sends no update
       this.editor.revealRange(new vscode.Range(end, end), vscode.TextEditorRevealType.Default);
     }
   }
