@@ -22,6 +22,8 @@ export interface LoadOptions {
   dtype: Dtype;
   device: Device;
   threads: number; // intra-op threads; 0 = choose for this machine
+  /** The extension's own storage: the worker remembers load-probe results there (per model file), to load faster next time. */
+  stateDir?: string;
 }
 
 export interface SamplingOptions {

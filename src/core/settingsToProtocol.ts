@@ -22,7 +22,7 @@ export function toLoadOptions(settings: Settings, environment: ModelEnvironment)
           cacheDir: environment.cacheDir,
           offline: environment.offline,
         };
-  return { source, dtype: settings.dtype, device: settings.device, threads: settings.threads };
+  return { source, dtype: settings.dtype, device: settings.device, threads: settings.threads, stateDir: environment.cacheDir };
 }
 
 /** The settings that decide what loads (SETTING_SCOPES' `load`). */

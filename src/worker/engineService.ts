@@ -70,7 +70,7 @@ export class EngineService {
       this.post({ type: 'progress', id, phase: 'load', file: resolved.folder, loaded: 0, total: 0, percent: 0 });
       const { dtype, device, threads } = options;
       const log = (message: string) => this.post({ type: 'log', level: 'info', message });
-      this.model = await loadModel({ folder: resolved.folder, name: resolved.name, dtype, device, threads, log });
+      this.model = await loadModel({ folder: resolved.folder, name: resolved.name, dtype, device, threads, log, probeCacheDir: options.stateDir });
       this.modelKey = key;
       if (this.model.info.fallbackReason) this.post({ type: 'log', level: 'warn', message: `GPU not used, running on CPU: ${this.model.info.fallbackReason}` });
       this.post({ type: 'loaded', id, info: this.model.info });

@@ -255,3 +255,35 @@ describe('GPU prerequisites', () => {
     }
   });
 });
+
+describe('the load probe remembered between loads', function () {
+  this.timeout(60_000);
+  it('a second load checks against the remembered probe instead of loading the file as shipped again; a damaged record is probed anew', async () => {
+    const state = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-state-'));
+    try {
+      const load = async () => {
+        const logged: string[] = [];
+        const model = await loadModel({ folder: exportFolder('xenova-layout'), name: 'x', dtype: 'q8', device: 'cpu', threads: 1, log: (m) => logged.push(m), probeCacheDir: state });
+        await model.dispose();
+        return { graph: model.info.graph, log: logged.join('\n') };
+      };
+      const first = await load();
+      assert.doesNotMatch(first.log, /remembered/);
+      const records = fs.readdirSync(path.join(state, 'load-probes'));
+      assert.equal(records.length, 1);
+      const second = await load();
+      assert.equal(second.graph, first.graph);
+      assert.match(second.log, /checked against the probe of the file remembered from an earlier load/);
+
+      const record = path.join(state, 'load-probes', records[0]);
+      const damaged = new Float32Array(fs.statSync(record).size / 4).fill(7);
+      fs.writeFileSync(record, new Uint8Array(damaged.buffer));
+      const third = await load();
+      assert.equal(third.graph, "the engine's graph on the file's q8 weights", third.log);
+      assert.match(third.log, /no graph matched the remembered probe; probing the file as shipped again/);
+      assert.match((await load()).log, /checked against the probe of the file remembered/, 'the record was written again');
+    } finally {
+      fs.rmSync(state, { recursive: true, force: true });
+    }
+  });
+});

@@ -26,9 +26,13 @@ export interface GraphChoiceRequest {
   device: Device;
   threads: number;
   log(message: string): void;
+  /** The shipped file's probe logits from an earlier load of the same bytes (probeRecord.ts), if any. */
+  remembered?: Float32Array[];
 }
 
 export interface ChosenGraph {
+  /** The probe logits of the file as shipped that the choice was checked against. */
+  reference: Float32Array[];
   decoder: Gpt2Decoder;
   session: InferenceSession;
   description: string;
@@ -37,27 +41,46 @@ export interface ChosenGraph {
 }
 
 export async function chooseGraph(request: GraphChoiceRequest): Promise<ChosenGraph> {
-  const { file, shape, threads, log } = request;
-  const shipped = await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads).catch((error) => {
+  if (request.remembered) {
+    const chosen = await chooseAgainst(request.remembered, request, false);
+    if (chosen) {
+      request.log(`${request.file}: checked against the probe of the file remembered from an earlier load`);
+      return chosen;
+    }
+    // A remembered reference that no graph matches may be stale or damaged: probe the file itself once more.
+    request.log(`${request.file}: no graph matched the remembered probe; probing the file as shipped again`);
+  }
+  return (await chooseAgainst(await probeShipped(request), request, true))!;
+}
+
+/** The probe logits of the file as shipped, on the CPU; its session is released before any other loads. */
+async function probeShipped({ file, shipped, shape, threads }: GraphChoiceRequest): Promise<Float32Array[]> {
+  const loaded = await loadOnCpu(shipped, AS_SHIPPED, shape, threads).catch((error) => {
     throw new EngineError('model-files', `${file}: ONNX Runtime could not load it (${firstLine(error)})`);
   });
-  const want = await probeLogits(shipped.decoder)
+  return probeLogits(loaded.decoder)
     .catch((error) => {
       throw new EngineError('model-files', `${file}: the model loads but cannot generate (${firstLine(error)})`);
     })
-    .finally(() => shipped.session.release()); // its probe logits are all the candidates need: one model in memory at a time
+    .finally(() => loaded.session.release());
+}
+
+/** The first candidate that matches `want`; else the file as shipped, or undefined when `shippedAsLastResort` is off. */
+async function chooseAgainst(want: Float32Array[], request: GraphChoiceRequest, shippedAsLastResort: boolean): Promise<ChosenGraph | undefined> {
+  const { file, shape, threads, log } = request;
   let chosen: (ChosenGraph & { bytes: Uint8Array }) | undefined;
   for (const candidate of request.candidates) {
     const tried = await tryCandidate(candidate, want, request);
     if (typeof tried !== 'string') {
-      chosen = { ...tried, description: candidate.description, device: 'cpu' };
+      chosen = { ...tried, reference: want, description: candidate.description, device: 'cpu' };
       break;
     }
     log(`${file}: not using ${candidate.description}: ${tried}`);
   }
+  if (!chosen && !shippedAsLastResort) return undefined;
   if (!chosen) {
     log(`${file}: running the file as shipped (slower: the whole KV cache crosses into JavaScript every step)`);
-    chosen = { ...(await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads)), bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
+    chosen = { ...(await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads)), reference: want, bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
   }
   return request.device === 'gpu' ? onGpu(chosen, want, request) : chosen;
 }
@@ -99,7 +122,7 @@ async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Arra
     if (typeof why !== 'string') {
       request.log(`running on the GPU through ${provider}${refused.length ? ` (${refused.join('; ')})` : ''}`);
       await cpu.session.release();
-      return { ...why, description: cpu.description, device: 'gpu' };
+      return { ...why, reference: want, description: cpu.description, device: 'gpu' };
     }
     refused.push(`${provider}: ${why}`);
   }

@@ -16,6 +16,7 @@ import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
 import { checkModelFile, findGraph, readConfig, READ_LIMITS } from './modelFiles';
 import type { ProbeTolerance } from './probe';
+import { ProbeRecord } from './probeRecord';
 import { loadTokenizer, type TextCodec } from './tokenizer';
 
 export interface LoadedModel {
@@ -33,6 +34,8 @@ export interface LoadRequest {
   threads: number;
   /** Which graph runs and why the faster ones were not used; said once per load. */
   log?(message: string): void;
+  /** Where load-probe references are remembered between loads (probeRecord.ts); without it every load probes the file. */
+  probeCacheDir?: string;
 }
 
 /** Probe tolerance: fp32 graphs differ by rounding only; quantized ones also by how activations are quantized. */
@@ -60,7 +63,10 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
     candidates = source.model.producerName === GRAPH_PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph")] : exportCandidates(source.model, shipped, config);
   }
   const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
-  const chosen = await chooseGraph({ file: source.file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log });
+  const record = request.probeCacheDir ? ProbeRecord.of(request.probeCacheDir, shipped) : undefined;
+  const remembered = await record?.read(config.vocabSize);
+  const chosen = await chooseGraph({ file: source.file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log, remembered });
+  if (chosen.reference !== remembered) await record?.write(chosen.reference);
   log(`${source.file}: running ${chosen.description}`);
   const info: ModelInfo = {
     name: request.name,

@@ -8,7 +8,8 @@ import type { Gpt2Decoder } from './decoder';
  * steps where a graph that mishandles sequence lengths fails), and a last decode step.
  */
 const PROBE_IDS = [464, 2068, 7586, 21831, 18045, 625, 262];
-const STEPS = [[0, 3], [3, 4], [4, 6], [6, 7]] as const;
+export const PROBE_STEPS = [[0, 3], [3, 4], [4, 6], [6, 7]] as const;
+const STEPS = PROBE_STEPS;
 
 /** Last-position logits after each probe step. Throws what the graph threw, or when logits are not finite. */
 export async function probeLogits(decoder: Gpt2Decoder): Promise<Float32Array[]> {
