@@ -262,10 +262,11 @@ describe('core/settings', () => {
         dtype: 'q8',
         device: 'cpu',
         threads: 0,
+        stateDir: '/cache',
       });
       const { settings } = parseSettings({ localModelPath: '/m', dtype: 'fp32', threads: 2 });
       assert.deepEqual(toLoadOptions(settings, environment), {
-        source: { kind: 'folder', path: '/m' }, dtype: 'fp32', device: 'cpu', threads: 2,
+        source: { kind: 'folder', path: '/m' }, dtype: 'fp32', device: 'cpu', threads: 2, stateDir: '/cache',
       });
     });
 
