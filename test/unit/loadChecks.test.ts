@@ -287,3 +287,59 @@ describe('the load probe remembered between loads', function () {
     }
   });
 });
+
+describe('exports optimized by onnxruntime', function () {
+  this.timeout(60_000);
+  /** The quantizer's DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul pattern fused into one com.microsoft DynamicQuantizeMatMul, as onnxruntime's optimizer writes it. */
+  function fuseQuantizedMatMuls(g: onnx.IGraphProto): number {
+    const producer = new Map(g.node!.flatMap((n) => n.output!.map((o) => [o, n] as const)));
+    const readers = (name: string) => g.node!.filter((n) => n.input!.includes(name));
+    const drop = new Set<onnx.INodeProto>();
+    let fused = 0;
+    for (const mm of g.node!.filter((n) => n.opType === 'MatMulInteger')) {
+      const dql = producer.get(mm.input![0])!;
+      const cast = readers(mm.output![0])[0];
+      const rescale = readers(cast.output![0])[0];
+      const scales = producer.get(rescale.input!.find((i) => i !== cast.output![0])!)!;
+      const wScale = scales.input!.find((i) => i !== dql.output![1])!;
+      if (readers(dql.output![0]).length !== 1) continue; // the activation feeds another matmul too
+      Object.assign(mm, { opType: 'DynamicQuantizeMatMul', domain: 'com.microsoft', input: [dql.input![0], mm.input![1], wScale, mm.input![3]], output: rescale.output });
+      for (const n of [dql, cast, rescale, scales]) drop.add(n);
+      fused++;
+    }
+    g.node = g.node!.filter((n) => !drop.has(n));
+    return fused;
+  }
+
+  it('fused DynamicQuantizeMatMul linears still map onto the engine graph, with onnxruntime-python greedy ids', async () => {
+    const work = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-fused-'));
+    try {
+      const folder = path.join(work, 'model');
+      fs.cpSync(exportFolder('onnx-community-layout'), folder, { recursive: true });
+      const file = path.join(folder, 'onnx/model_quantized.onnx');
+      const model = onnx.ModelProto.decode(fs.readFileSync(file));
+      assert.equal(fuseQuantizedMatMuls(model.graph!), 9, 'every block linear and the lm_head');
+      model.opsetImport!.push({ domain: 'com.microsoft', version: 1 });
+      fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+      const logged: string[] = [];
+      const loaded = await loadModel({ folder, name: 'fused', dtype: 'q8', device: 'cpu', threads: 1, log: (m) => logged.push(m) });
+      try {
+        assert.equal(loaded.info.graph, "the engine's graph on the file's q8 weights", logged.join('\n'));
+        const ref = references('onnx-community-layout', 'q8')[0];
+        let logits = (await loaded.decoder.prefill(ref.promptIds))!.logits;
+        const ids: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          let best = 0;
+          for (let v = 1; v < logits.length; v++) if (logits[v] > logits[best]) best = v;
+          ids.push(best);
+          logits = await loaded.decoder.forward([best]);
+        }
+        assert.deepEqual(ids, ref.greedyIds.slice(0, 5));
+      } finally {
+        await loaded.dispose();
+      }
+    } finally {
+      fs.rmSync(work, { recursive: true, force: true });
+    }
+  });
+});

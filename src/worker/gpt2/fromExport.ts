@@ -159,7 +159,22 @@ class Scope {
   linear(node: onnx.INodeProto): FoundLinear | undefined {
     if (node.opType === 'MatMul' || node.opType === 'Gemm') return this.floatLinear(node);
     if (node.opType === 'MatMulInteger') return this.int8Linear(node);
+    if (node.opType === 'DynamicQuantizeMatMul') return this.fusedInt8Linear(node);
     return undefined;
+  }
+
+  /**
+   * onnxruntime's optimizer fuses the quantizer's pattern into com.microsoft DynamicQuantizeMatMul(x, W_q, W_scale,
+   * W_zero_point?, bias?): the same weights, stored the same way.
+   */
+  private fusedInt8Linear(node: onnx.INodeProto): FoundLinear | undefined {
+    const [, weight, scale, zero, bias] = node.input!.map((i) => (i ? this.constant(i) : undefined));
+    if (!weight || weight.dims!.length !== 2 || !scale) return undefined;
+    const [K, N] = weight.dims!.map(Number);
+    const scales = floatsOf(scale);
+    const matrix: Int8Matrix = { q: intsOf(weight), scale: scales, zeroPoint: zero ? intsOf(zero) : new Int8Array(scales.length) };
+    const after = bias ? floatsOf(bias) : this.otherConstant(this.only(node.output![0], 'Add'), node.output![0]);
+    return { weight: matrix, bias: after?.length === N ? after : undefined, K, N, source: weight };
   }
 
   private floatLinear(node: onnx.INodeProto): FoundLinear | undefined {
