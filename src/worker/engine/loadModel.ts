@@ -81,7 +81,8 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
     files: [path.join(folder, 'config.json'), path.join(folder, 'tokenizer.json'), source.file],
     graph: chosen.description,
   };
-  return { decoder: chosen.decoder, codec, info, dispose: () => chosen.session.release() };
+  const { session } = chosen; // not `chosen`: it holds the graph's bytes and the probe logits, garbage after the load
+  return { decoder: chosen.decoder, codec, info, dispose: () => session.release() };
 }
 
 /**
