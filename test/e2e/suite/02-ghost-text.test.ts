@@ -11,9 +11,13 @@ import {
   getApi,
   openFile,
   waitFor,
+  skipWithoutBrowser,
 } from './helpers';
 
 suite('ghost text', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   teardown(closeAllEditors);
 
   test('typing shows ghost text and accepting it inserts it', async () => {
@@ -52,6 +56,9 @@ const GHOST_SETTLE_MS = 100;
 const LATENCY_TRIES = 8;
 
 suite('keystroke-to-ghost-text latency', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   const times: number[] = [];
   let misses = 0;
 

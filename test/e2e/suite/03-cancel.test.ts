@@ -2,9 +2,12 @@
 // request carries the longer prefix.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RequestLog, acceptGhost, closeAllEditors, expectGhost, getApi, openFile, sleep, typeText, waitFor } from './helpers';
+import { RequestLog, acceptGhost, closeAllEditors, expectGhost, getApi, openFile, sleep, typeText, waitFor, skipWithoutBrowser } from './helpers';
 
 suite('typing cancels the running request', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   teardown(closeAllEditors);
 
   test('the first request is superseded by one with the longer prefix', async () => {

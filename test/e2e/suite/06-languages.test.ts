@@ -1,9 +1,12 @@
 // (e) localGpt2.languages: { plaintext: false } stops completions in a plaintext document but not in Markdown.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RequestLog, acceptGhost, closeAllEditors, driver, expectGhost, getApi, openFile, setSettings, sleep, typeText } from './helpers';
+import { RequestLog, acceptGhost, closeAllEditors, driver, expectGhost, getApi, openFile, setSettings, sleep, typeText, skipWithoutBrowser } from './helpers';
 
 suite('per-language enablement', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   let restore: (() => Promise<void>) | undefined;
   suiteSetup(async () => {
     restore = await setSettings({ 'localGpt2.languages': { plaintext: false } });

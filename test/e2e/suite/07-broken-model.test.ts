@@ -4,7 +4,7 @@ import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import { E2E, askForCompletion, closeAllEditors, driver, getApi, openFile, setSettings, typeInto, waitFor, waitForState } from './helpers';
+import { E2E, askForCompletion, closeAllEditors, driver, getApi, openFile, setSettings, typeInto, waitFor, waitForState, skipWithoutBrowser } from './helpers';
 
 /** Copies the tiny model and truncates every ONNX file to zero bytes. */
 function makeBrokenModel(): string {
@@ -55,6 +55,9 @@ function findInLogs(needles: string[]): { file: string; needle: string } | undef
 }
 
 suite('broken model folder', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   let restore: (() => Promise<void>) | undefined;
   suiteTeardown(async () => {
     await restore?.();

@@ -20,12 +20,16 @@ import {
   waitForState,
   watchUnhandledRejections,
   within,
+  skipWithoutBrowser,
 } from './helpers';
 
 const CRASHED = /crash/i;
 const RESTARTS = /restart/i;
 
 suite('worker killed mid-generation', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   let restore: (() => Promise<void>) | undefined;
   suiteSetup(async () => {
     // Long generations, so that the kill lands while the worker is still decoding.

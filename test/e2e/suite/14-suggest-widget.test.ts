@@ -2,9 +2,12 @@
 // the widget, and the ghost text continues the selected item instead of giving way to it (as Copilot's does).
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RequestLog, closeAllEditors, driver, getApi, openFile, setSettings, sleep, waitFor } from './helpers';
+import { RequestLog, closeAllEditors, driver, getApi, openFile, setSettings, sleep, waitFor, skipWithoutBrowser } from './helpers';
 
 suite('ghost text with the suggest widget', () => {
+  suiteSetup(function () {
+    skipWithoutBrowser(this); // it looks at the rendered page
+  });
   let restore: (() => Promise<void>) | undefined;
   setup(async () => {
     restore = await setSettings({

@@ -1,5 +1,7 @@
-// Shared helpers for the in-host suite. Everything here runs INSIDE the real (code-server) extension host.
-// The runner (test/e2e/run.ts) passes its paths and the URL of its browser driver through the environment.
+// Shared helpers for the in-host suite. Everything here runs INSIDE the real extension host: code-server's, where the
+// runner (test/e2e/run.ts) passes its paths and the URL of its browser driver through the environment, or desktop
+// VS Code's (test/e2e/desktop.ts), where there is no browser: keystrokes then go through the editor's `type` command
+// and the suites and tests that look at the rendered page (ghost text, status bar) skip themselves (skipWithoutBrowser).
 import * as assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -37,6 +39,10 @@ export const E2E = {
   },
   get driver(): string {
     return env('LOCAL_GPT2_E2E_DRIVER');
+  },
+  /** False under desktop VS Code: no page to look at. */
+  get hasBrowser(): boolean {
+    return Boolean(process.env.LOCAL_GPT2_E2E_DRIVER);
   },
 };
 
@@ -236,19 +242,40 @@ async function call<T>(route: string, body: unknown = {}): Promise<T> {
   return json;
 }
 
-export const driver = {
+/** Skips (as pending) the suite or test whose `this` is given when there is no page to look at (desktop VS Code). */
+export function skipWithoutBrowser(context: Mocha.Context): void {
+  if (!E2E.hasBrowser) context.skip();
+}
+
+function browserOnly(what: string): Promise<never> {
+  return Promise.reject(new Error(`${what} needs the browser (test/e2e/run.ts): guard this test with skipWithoutBrowser`));
+}
+
+/** Under desktop VS Code: idle is a pause, keystrokes go through the `type` command, the page cannot be looked at. */
+const noBrowser = {
+  idle: () => sleep(500).then(() => ({ ok: true as const })),
+  keys: (text: string) => typeText(text).then(() => ({ ok: true as const })),
+  ghost: (_timeoutMs: number, _screenshot?: string): Promise<GhostView> => browserOnly('ghost text as rendered'),
+  status: (): Promise<StatusView> => browserOnly('the status bar as rendered'),
+  screenshot: (_name: string): Promise<{ path: string }> => Promise.reject(new Error('no screenshots without a browser')),
+  hub: (): Promise<{ url: string; requests: { method: string; file: string; range?: string }[] }> => browserOnly("the runner's hub log"),
+};
+
+const browser: typeof noBrowser = {
   /** Two requestIdleCallback rounds in the page. */
   idle: () => call<{ ok: true }>('idle'),
   /** Waits up to `timeoutMs` for ghost text in the focused editor; `screenshot` names a PNG the runner writes. */
-  ghost: (timeoutMs: number, screenshot?: string) => call<GhostView>('ghost', { timeoutMs, screenshot }),
+  ghost: (timeoutMs, screenshot) => call<GhostView>('ghost', { timeoutMs, screenshot }),
   /** Real keystrokes through the browser (the editor must have focus). */
-  keys: (text: string) => call<{ ok: true }>('keys', { text }),
+  keys: (text) => call<{ ok: true }>('keys', { text }),
   /** The extension's status bar item as rendered. */
   status: () => call<StatusView>('status'),
-  screenshot: (name: string) => call<{ path: string }>('screenshot', { name }),
+  screenshot: (name) => call<{ path: string }>('screenshot', { name }),
   /** What the loopback hub has served so far. */
-  hub: () => call<{ url: string; requests: { method: string; file: string; range?: string }[] }>('hub'),
+  hub: () => call('hub'),
 };
+
+export const driver = E2E.hasBrowser ? browser : noBrowser;
 
 /**
  * Shows ghost text at the end of the active editor: waits for the DOM, and when none comes (a random model may

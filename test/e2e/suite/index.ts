@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 export function run(): Promise<void> {
   const repo = process.env.LOCAL_GPT2_E2E_REPO;
   const results = process.env.LOCAL_GPT2_E2E_RESULTS;
-  if (!repo || !results) return Promise.reject(new Error('run the in-host suite through test/e2e/run.ts'));
+  if (!repo || !results) return Promise.reject(new Error('run the in-host suite through test/e2e/run.ts or test/e2e/desktop.ts'));
   // mocha 12 is an ES module: require() gives its namespace, whose default export is the class.
   const loaded = createRequire(path.join(repo, 'package.json'))('mocha') as { default?: typeof Mocha } & typeof Mocha;
   const MochaClass = loaded.default ?? loaded;
