@@ -18,6 +18,7 @@ import { updateReadme } from './report/readme';
 import { renderPng } from './report/renderPng';
 import { formatDuration, formatTable } from './report/table';
 import { saveResults, type BenchResults } from './results';
+import { runBatchedSamplesScenario } from './scenarios/batchedSamples';
 import { runColdRequest } from './scenarios/coldRequest';
 import { runDecodeSpeed } from './scenarios/decodeSpeed';
 import { runHubLayout, type HubLayoutResult } from './scenarios/hubLayout';
@@ -94,6 +95,9 @@ async function main(): Promise<void> {
         await hub.dispose();
       }
     }
+
+    log('(e) batched samples: 3 alternatives of 32 tokens against 1 (its own load of the model; logged, not tabled)');
+    await runBatchedSamplesScenario(folder, { dtype: options.dtype, threads: options.threads, topK: options.topK, repetitions: options.quick ? 2 : 5 }, log);
 
     const results: BenchResults = {
       date: new Date().toISOString(),
