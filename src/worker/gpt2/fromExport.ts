@@ -250,12 +250,13 @@ function floatsOf(t: onnx.ITensorProto): Float32Array {
 
 function intsOf(t: onnx.ITensorProto): Int8Array | Uint8Array {
   const raw = rawOf(t);
-  if (t.dataType === DT.INT8) return raw ? new Int8Array(copyOf(raw).buffer) : Int8Array.from(t.int32Data ?? []);
-  if (t.dataType === DT.UINT8) return raw ? copyOf(raw) : Uint8Array.from(t.int32Data ?? []);
+  // Bytes need no alignment: a view of the file's own memory, so mapping a q8 export copies none of its weights.
+  if (t.dataType === DT.INT8) return raw ? new Int8Array(raw.buffer, raw.byteOffset, raw.byteLength) : Int8Array.from(t.int32Data ?? []);
+  if (t.dataType === DT.UINT8) return raw ? new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength) : Uint8Array.from(t.int32Data ?? []);
   throw new Error(`${t.name}: expected int8 or uint8 values, found data type ${t.dataType}`);
 }
 
-/** An aligned copy of its own: protobufjs hands out Node Buffers whose `.buffer` is the whole file (and `slice` does not copy). */
+/** An aligned copy of its own (Float32Array views need 4-byte alignment, which a protobuf field does not have). */
 function copyOf(raw: Uint8Array): Uint8Array {
   return new Uint8Array(raw);
 }
