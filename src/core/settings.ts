@@ -25,6 +25,8 @@ export interface Settings {
   readonly generateMaxTokens: number;
   readonly multiline: boolean;
   readonly debounceMs: number;
+  /** Ghost text shows what is ready this long after the request goes to the model; the rest comes in the background. 0 = off. */
+  readonly latencyBudgetMs: number;
   readonly model: string;
   readonly revision: string;
   readonly dtype: Dtype;
@@ -46,6 +48,7 @@ export const DEFAULT_SETTINGS: Settings = Object.freeze({
   generateMaxTokens: 200,
   multiline: false,
   debounceMs: 200,
+  latencyBudgetMs: 300,
   model: 'Xenova/gpt2',
   revision: 'main',
   dtype: 'q8',
@@ -94,6 +97,7 @@ export const NUMBER_RANGES = Object.freeze({
   maxNewTokens: { min: 1, max: 256, integer: true },
   generateMaxTokens: { min: 1, max: 1024, integer: true },
   debounceMs: { min: 0, max: 5000, integer: true },
+  latencyBudgetMs: { min: 0, max: 10_000, integer: true },
   threads: { min: 0, max: 64, integer: true },
 } satisfies { [K in keyof Settings]?: { min: number; max: number; integer: boolean } });
 
@@ -110,6 +114,7 @@ const FIELDS: { readonly [K in keyof Settings]: FieldCheck<Settings[K]> } = {
   generateMaxTokens: numberField({ ...R.generateMaxTokens, fallback: D.generateMaxTokens }),
   multiline: booleanField(D.multiline),
   debounceMs: numberField({ ...R.debounceMs, fallback: D.debounceMs }),
+  latencyBudgetMs: numberField({ ...R.latencyBudgetMs, fallback: D.latencyBudgetMs, meanings: { 0: 'no budget' } }),
   model: textField({ fallback: D.model, reject: rejectModelId }),
   revision: textField({ fallback: D.revision, reject: rejectRevision }),
   dtype: enumField<Dtype>(['fp32', 'q8', 'q4'], D.dtype),
@@ -135,6 +140,7 @@ export const SETTING_SCOPES: { readonly [K in keyof Settings]: 'load' | 'machine
   generateMaxTokens: 'output',
   multiline: 'output',
   debounceMs: 'machine',
+  latencyBudgetMs: 'output',
   model: 'load',
   revision: 'load',
   dtype: 'load',

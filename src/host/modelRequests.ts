@@ -13,10 +13,10 @@ export class ModelRequests {
     private readonly tracker: RequestTracker,
   ) {}
 
-  /** The completion pipeline's generate. */
-  readonly inline = async (options: GenerateOptions, signal: AbortSignal, trigger?: Trigger): Promise<GenerationResult> => {
+  /** The completion pipeline's generate; `onText` streams (the latency budget's requests set `options.stream`). */
+  readonly inline = async (options: GenerateOptions, signal: AbortSignal, trigger?: Trigger, onText?: (text: string) => void): Promise<GenerationResult> => {
     if (trigger === 'invoke') await this.controller.explicitRequest(signal);
-    return this.tracker.run('inline', options, signal);
+    return this.tracker.run('inline', options, signal, onText);
   };
 
   /** Generate continuation's. */

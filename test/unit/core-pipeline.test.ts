@@ -20,7 +20,8 @@ function result(texts: string[], stopReasons: StopReason[] = texts.map(() => 'le
 class Harness {
   readonly events: string[] = [];
   readonly generated: GenerateOptions[] = [];
-  settings: Settings = parseSettings({ debounceMs: 150 }).settings;
+  // No latency budget: its streaming path has its own tests (core-latencyBudget.test.ts), on a fake clock.
+  settings: Settings = parseSettings({ debounceMs: 150, latencyBudgetMs: 0 }).settings;
   outputs: string[] = ['world'];
   generateImpl: (options: GenerateOptions, signal: AbortSignal) => Promise<GenerationResult> = async () =>
     result(this.outputs);
@@ -86,7 +87,7 @@ describe('core/pipeline', () => {
       maxNewTokens: 20,
       sampling: { topK: 0, topP: 0.9, temperature: 0.5 },
       stop: { atNewline: true, strings: [] },
-      stream: false,
+      stream: true, // the default latency budget streams, to show what is ready when it is spent
       samples: 1,
       heal: true,
       minTokenProbability: 0,

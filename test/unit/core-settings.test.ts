@@ -56,7 +56,7 @@ describe('core/settings', () => {
   it('keeps valid values as they are, without problems', () => {
     const raw = {
       enable: false, topK: 0, topP: 0.9, temperature: 0, minTokenProbability: 0.05, maxNewTokens: 64, generateMaxTokens: 1024,
-      multiline: true, debounceMs: 0, model: 'Xenova/distilgpt2', revision: 'refs/pr/1', dtype: 'fp32',
+      multiline: true, debounceMs: 0, latencyBudgetMs: 0, model: 'Xenova/distilgpt2', revision: 'refs/pr/1', dtype: 'fp32',
       localModelPath: '/models/gpt2', hubUrl: 'http://127.0.0.1:8080', device: 'gpu', threads: 64,
     };
     const { settings, problems } = parseSettings(raw);
@@ -65,6 +65,17 @@ describe('core/settings', () => {
   });
 
   describe('numbers', () => {
+    it('clamps the latency budget to 0-10000 ms and names 0 as no budget', () => {
+      assert.deepEqual(parseOne('latencyBudgetMs', 60_000), {
+        value: 10_000,
+        problems: ['localGpt2.latencyBudgetMs: 60000 is above the maximum 10000; using 10000'],
+      });
+      assert.deepEqual(parseOne('latencyBudgetMs', -5), {
+        value: 0,
+        problems: ['localGpt2.latencyBudgetMs: -5 is below the minimum 0; using 0 (no budget)'],
+      });
+    });
+
     it('clamps a huge topK with the documented message', () => {
       assert.deepEqual(parseOne('topK', 1_000_000_000), {
         value: 50257,

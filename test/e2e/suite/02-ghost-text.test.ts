@@ -1,5 +1,7 @@
 // (a) Ghost text appears in the real editor after typing, and accepting it (what Tab does) inserts exactly it.
 import * as assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as vscode from 'vscode';
 import {
   RequestLog,
@@ -10,6 +12,7 @@ import {
   expectGhost,
   getApi,
   openFile,
+  setSettings,
   waitFor,
   skipWithoutBrowser,
 } from './helpers';
@@ -51,43 +54,99 @@ suite('ghost text', () => {
 
 // Keystroke-to-ghost-text time as the user sees it: from the last real keystroke (the browser driver returns once
 // it is typed) to the ghost text in the DOM. The driver's ghost route waits GHOST_SETTLE_MS after it sees the text,
-// so that is taken off again. The default debounce (200 ms) is part of what is measured.
+// so that is taken off again. The debounce (50 ms in these tests) is part of what is measured.
+//
+// Measured with the latency budget off (0) and on (the default, 300 ms), on the tiny test model and, when the repository
+// has it (bench/README.md: `npm run make-model -- --preset 124m`), on a GPT-2-124M-shaped q8 model, whose 32 new tokens
+// take 0.25-0.8 s here (short prompt), about the budget or longer. p50/p90 go into the tests' titles and test-results/e2e/ghost-latency.json.
 const GHOST_SETTLE_MS = 100;
 const LATENCY_TRIES = 8;
 
-suite('keystroke-to-ghost-text latency', () => {
-  suiteSetup(function () {
-    skipWithoutBrowser(this); // it looks at the rendered page
-  });
-  const times: number[] = [];
-  let misses = 0;
+interface LatencyMode {
+  name: string;
+  model: 'tiny' | '124m-q8';
+  latencyBudgetMs: number;
+}
+interface LatencyRun extends LatencyMode {
+  p50Ms?: number;
+  p90Ms?: number;
+  timesMs: number[];
+  misses: number;
+  skipped?: string;
+}
 
-  // Measured before the test begins, so that the test's title can carry p50/p90 into the runner's output.
+suite('keystroke-to-ghost-text latency', () => {
+  const repo = process.env.LOCAL_GPT2_E2E_REPO ?? '';
+  const big = path.join(repo, 'models', 'gpt2-124m-random');
+  const modes: LatencyMode[] = [
+    { name: 'tiny model, no budget', model: 'tiny', latencyBudgetMs: 0 },
+    { name: 'tiny model, budget 300 ms', model: 'tiny', latencyBudgetMs: 300 },
+    { name: '124M q8, no budget', model: '124m-q8', latencyBudgetMs: 0 },
+    { name: '124M q8, budget 300 ms', model: '124m-q8', latencyBudgetMs: 300 },
+  ];
+  const runs: LatencyRun[] = [];
+
+  // Measured before the tests begin, so that their titles can carry p50/p90 into the runner's output.
   suiteSetup(async function () {
-    this.timeout(300_000);
-    await openFile('latency.txt', 'Notes on running language models locally.');
-    await driver.keys(' A'); // the first request loads the model: not part of the keystroke latency
-    await driver.ghost(60_000);
+    skipWithoutBrowser(this); // it looks at the rendered page
+    this.timeout(900_000);
+    for (const mode of modes) runs.push(await measure(mode, big));
+    const file = path.join(repo, 'test-results', 'e2e', 'ghost-latency.json');
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const written = { measured: new Date().toISOString(), tries: LATENCY_TRIES, debounceMs: 50, what: 'last keystroke to ghost text in the DOM', runs };
+    fs.writeFileSync(file, JSON.stringify(written, null, 2) + '\n');
+    for (const [i, run] of runs.entries()) {
+      const test = this.test?.parent?.tests[i];
+      if (test) test.title += ` (${summarize(run)})`;
+    }
+  });
+  suiteTeardown(closeAllEditors);
+
+  for (const [i, mode] of modes.entries()) {
+    test(`ghost text appears after most keystrokes: ${mode.name}`, function () {
+      const run = runs[i];
+      if (!run || run.skipped) this.skip();
+      assert.ok(run!.timesMs.length >= LATENCY_TRIES / 2, `ghost text after only ${run!.timesMs.length} of ${LATENCY_TRIES} keystrokes`);
+    });
+  }
+});
+
+async function measure(mode: LatencyMode, big: string): Promise<LatencyRun> {
+  const run: LatencyRun = { ...mode, timesMs: [], misses: 0 };
+  if (mode.model === '124m-q8' && !fs.existsSync(path.join(big, 'onnx', 'decoder_model_merged_quantized.onnx'))) {
+    run.skipped = `${big} is missing`;
+    console.log(`[e2e-metrics] keystroke-to-ghost-text, ${mode.name}: skipped, ${run.skipped}`);
+    return run;
+  }
+  const model = mode.model === 'tiny' ? {} : { 'localGpt2.localModelPath': big, 'localGpt2.dtype': 'q8' };
+  const restore = await setSettings({ 'localGpt2.latencyBudgetMs': mode.latencyBudgetMs, ...model });
+  try {
+    await openFile(`latency-${mode.model}-${mode.latencyBudgetMs}.txt`, 'Notes on running language models locally.');
+    await driver.keys(' A'); // the first request (re)loads the model: not part of the keystroke latency
+    await driver.ghost(120_000);
     for (let i = 0; i < LATENCY_TRIES; i++) {
       await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
       await waitFor('the previous ghost text to go', async () => !(await driver.ghost(1)).visible, 5000);
       await driver.keys(i % 2 ? ' The' : ' Then');
       const typed = performance.now();
       const view = await driver.ghost(15_000);
-      if (view.visible) times.push(performance.now() - GHOST_SETTLE_MS - typed);
-      else misses++; // a random model may propose nothing after this word
+      if (view.visible) run.timesMs.push(Math.round(performance.now() - GHOST_SETTLE_MS - typed));
+      else run.misses++; // a random model may propose nothing after this word
     }
-    const summary = times.length ? `p50 ${Math.round(percentile(times, 50))} ms, p90 ${Math.round(percentile(times, 90))} ms over ${times.length} tries` : 'no ghost text';
-    console.log(`[e2e-metrics] keystroke-to-ghost-text: ${summary}; ${misses} without ghost text; ${times.map(Math.round).join(', ')} ms`);
-    const test = this.test?.parent?.tests[0];
-    if (test) test.title += ` (${summary}, ${misses} without)`;
-  });
-  suiteTeardown(closeAllEditors);
+  } finally {
+    await closeAllEditors();
+    await restore();
+  }
+  if (run.timesMs.length) [run.p50Ms, run.p90Ms] = [Math.round(percentile(run.timesMs, 50)), Math.round(percentile(run.timesMs, 90))];
+  console.log(`[e2e-metrics] keystroke-to-ghost-text, ${mode.name}: ${summarize(run)}; ${run.timesMs.join(', ')} ms`);
+  return run;
+}
 
-  test('ghost text appears after most keystrokes', () => {
-    assert.ok(times.length >= LATENCY_TRIES / 2, `ghost text after only ${times.length} of ${LATENCY_TRIES} keystrokes`);
-  });
-});
+function summarize(run: LatencyRun): string {
+  if (run.skipped) return `skipped: ${run.skipped}`;
+  const times = run.p50Ms === undefined ? 'no ghost text' : `p50 ${run.p50Ms} ms, p90 ${run.p90Ms} ms over ${run.timesMs.length} tries`;
+  return `${times}, ${run.misses} without`;
+}
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
