@@ -5,11 +5,12 @@
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { env } from 'onnxruntime-node';
 import { PROBE_STEPS } from './probe';
 
 /** Bump when the way the engine feeds a graph as shipped changes (positions, masks, past layout). */
 const PROBE_FORMAT = 1;
-const ORT_VERSION: string = require('onnxruntime-node/package.json').version;
+const ORT_VERSION = `${env.versions.node ?? ''}/${env.versions.common}`; // (not its package.json: the VSIX's bundles may load only the package itself)
 
 export class ProbeRecord {
   private constructor(private readonly file: string) {}
