@@ -67,6 +67,16 @@ describe('batched decoding (B rows in one step)', function () {
     }
   });
 
+  it('a cache truncated back to the prompt without a model step (a sample that drew <|endoftext|> first) gives the prompt\'s logits again', async () => {
+    const prompt = randomIds(10, 15);
+    await batched.decoder.prefill(prompt);
+    await batched.decoder.forward([11]);
+    await batched.decoder.forward([12]);
+    batched.decoder.cache.truncate(prompt.length); // what the samples one after another do before each sample
+    const again = await batched.decoder.prefill(prompt);
+    assert.ok(maxAbsDiff(again!.logits, await alone(prompt)) < 1e-4, 'not the logits after the truncated tokens');
+  });
+
   it('leaves the single-row cache holding the prompt, which the next request reuses', async () => {
     const prompt = randomIds(9, 20);
     const first = Float32Array.from((await batched.decoder.prefill(prompt))!.logits);

@@ -48,6 +48,7 @@ export class Gpt2Decoder implements TokenDecoder {
   private readonly outputNames: string[];
   private readonly inputs: ModelInputs;
   private logitsAtEnd?: Float32Array; // logits after the cache's last token, when known
+  private logitsLength = 0; // how many tokens the cache held when logitsAtEnd was computed (truncate() does not say)
   private batchCache?: BatchKvCache; // kept between requests, so its memory is faulted in once
 
   constructor(
@@ -68,7 +69,7 @@ export class Gpt2Decoder implements TokenDecoder {
   async prefill(ids: readonly number[], isCancelled: () => boolean = () => false): Promise<{ logits: Float32Array; reused: number } | undefined> {
     if (ids.length === 0) throw new Error('prefill needs at least one token');
     let reused = this.cache.commonPrefix(ids);
-    if (reused === ids.length && reused === this.cache.length && this.logitsAtEnd) return { logits: this.logitsAtEnd, reused };
+    if (reused === ids.length && reused === this.cache.length && this.logitsAtEnd && this.logitsLength === reused) return { logits: this.logitsAtEnd, reused };
     reused = Math.min(reused, ids.length - 1); // the last token must run to produce its logits
     this.cache.truncate(reused);
     this.logitsAtEnd = undefined;
@@ -93,6 +94,7 @@ export class Gpt2Decoder implements TokenDecoder {
     const logits = out.logits.data as Float32Array; // [1, 1 | seq, vocab]
     const offset = this.graphOutputs.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
     this.logitsAtEnd = logits.subarray(offset, offset + this.shape.vocabSize);
+    this.logitsLength = this.cache.length;
     return this.logitsAtEnd;
   }
 
