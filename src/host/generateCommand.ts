@@ -108,8 +108,9 @@ export class ContinuationGenerator implements vscode.Disposable {
   /** The notification closes with the run, so the final count also stays a few seconds in the status bar. */
   private end(ending: GenerationEnding, progress: vscode.Progress<{ message?: string }>): void {
     const outcome = ending.kind === 'done' ? ending.reason : ending.kind === 'cancelled' ? `stopped by ${ending.cause}` : 'error';
-    progress.report({ message: `${progressMessage(ending.tokens)} (${outcome})` });
-    vscode.window.setStatusBarMessage(`Local GPT-2: generated ${progressMessage(ending.tokens)} (${outcome})`, 5000);
+    const summary = ending.kind === 'error' && ending.tokens === 0 ? 'nothing generated (see the error)' : `${progressMessage(ending.tokens)} (${outcome})`;
+    progress.report({ message: summary });
+    vscode.window.setStatusBarMessage(`Local GPT-2: ${ending.kind === 'error' && ending.tokens === 0 ? summary : `generated ${summary}`}`, 5000);
     this.log(describeEnding(ending));
   }
 

@@ -59,7 +59,8 @@ export class Notifier {
     const detail = oneLine(failure.detail);
     if (failure !== this.lastLogged) this.log.error(detail === message ? message : `${message}: ${detail}`);
     this.lastLogged = failure;
-    const buttons = [RETRY, ...(failure.hubRemedies ? [USE_FOLDER] : []), OPEN_SETTINGS, OPEN_LOG];
+    // Three buttons at most: a fourth gets its label cut to a few letters in a usual window. The log is one click away on the status bar.
+    const buttons = [RETRY, failure.hubRemedies ? USE_FOLDER : OPEN_LOG, OPEN_SETTINGS];
     void vscode.window.showErrorMessage(`Local GPT-2: ${message}`, ...buttons).then((action) => {
       if (action === RETRY) this.actions.retry();
       else if (action === USE_FOLDER) this.actions.useLocalFolder();
