@@ -11,6 +11,8 @@ export const ENGINE = 'engine';
 export const TRANSFORMERS = 'transformers.js';
 /** The engine on the same weights in a hub download's layout (scenario (d)). */
 export const HUB_LAYOUT = 'hub layout';
+/** llama.cpp (node-llama-cpp) on a GGUF of the same weights: a peer, not a target. */
+export const LLAMA_CPP = 'llama.cpp';
 
 export interface BandwidthFloor {
   gbPerSecond: number; // the fastest of the ReduceSum runs
