@@ -59,6 +59,11 @@ export interface GenerateOptions {
    * top-k/top-p; temperature 1 when greedy) is below this. 0 or absent = off.
    */
   minTokenProbability?: number;
+  /**
+   * Prompt-lookup speculative decoding for a single sample: tokens drafted from the prompt and the text generated so
+   * far are verified in one model pass; the output is plain decoding's. Default on; false turns it off.
+   */
+  speculate?: boolean;
 }
 
 export type HostToWorker =
@@ -98,6 +103,8 @@ export interface GenerationResult {
   reusedTokens: number; // prompt tokens whose KV cache was reused from an earlier request
   newTokens: number; // summed over samples
   confidenceCuts?: ConfidenceCut[]; // one per sample that stopped for 'low-confidence'
+  /** When speculative decoding ran: verified drafts, drafted and accepted tokens, and why it switched off, if it did. */
+  speculation?: { drafts: number; drafted: number; accepted: number; off?: string };
   timings: { prefillMs: number; decodeMs: number; totalMs: number };
 }
 

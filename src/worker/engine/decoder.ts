@@ -3,6 +3,7 @@
 import { Tensor, type InferenceSession } from 'onnxruntime-node';
 import { BatchKvCache } from './batchKvCache';
 import { KvCache, type CacheShape } from './kvCache';
+import { LOGITS_FROM } from './leanGraph';
 import { modelInputsOf, type ModelInputs } from './modelInputs';
 
 export interface DecoderShape extends CacheShape {
@@ -18,6 +19,11 @@ export interface TokenDecoder {
   readonly cache: { readonly length: number; truncate(length: number): void };
   prefill(ids: readonly number[], isCancelled?: () => boolean): Promise<{ logits: Float32Array; reused: number } | undefined>;
   forward(ids: readonly number[]): Promise<Float32Array>;
+  /**
+   * Like forward, but returns the logits after each of `ids`: [vocab] each, valid until the next call (absent: the
+   * decoder cannot; it may also throw when the graph cannot). For verifying drafted tokens in one pass.
+   */
+  forwardAll?(ids: readonly number[]): Promise<Float32Array[]>;
   /**
    * `rows` continuations of what the cache holds, decoded as one batch (absent: the decoder cannot batch).
    * `positions`: how long the rows may grow, for the layout. The single-row cache is left as it is.
@@ -83,19 +89,35 @@ export class Gpt2Decoder implements TokenDecoder {
 
   /** Runs `ids` after the cached tokens and returns the logits of the last position: [vocab]. */
   async forward(ids: readonly number[]): Promise<Float32Array> {
-    const { useCacheBranch, positionIds } = this.inputs;
+    const logits = await this.run(ids, false);
+    return logits[logits.length - 1];
+  }
+
+  /** Runs `ids` after the cached tokens and returns the logits after each of them: [vocab] each. */
+  async forwardAll(ids: readonly number[]): Promise<Float32Array[]> {
+    return this.run(ids, true);
+  }
+
+  private async run(ids: readonly number[], everyPosition: boolean): Promise<Float32Array[]> {
+    const { useCacheBranch, positionIds, logitsFrom } = this.inputs;
+    const { vocabSize } = this.shape;
     const feeds = this.cache.feeds(ids.length);
     if (!positionIds) delete feeds.position_ids;
     if (useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [this.cache.length > 0], [1]);
+    // A lean graph slices the last position before its lm_head; from 0 it returns them all (leanGraph.ts).
+    if (logitsFrom) feeds[LOGITS_FROM] = new Tensor('int64', [everyPosition ? 0n : -1n], [1]);
     feeds.input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
     const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
     const out = await this.session.run(feeds, this.outputNames);
-    this.cache.append(ids, out, { prefix: this.graphOutputs.present, offset: this.graphOutputs.present === 'present' ? pastLength : 0 });
     const logits = out.logits.data as Float32Array; // [1, 1 | seq, vocab]
-    const offset = this.graphOutputs.lastLogitsOnly ? 0 : (ids.length - 1) * this.shape.vocabSize;
-    this.logitsAtEnd = logits.subarray(offset, offset + this.shape.vocabSize);
+    const positions = logits.length / vocabSize;
+    if (everyPosition && positions !== ids.length) throw new Error(`the graph returned logits for ${positions} of ${ids.length} positions`);
+    this.cache.append(ids, out, { prefix: this.graphOutputs.present, offset: this.graphOutputs.present === 'present' ? pastLength : 0 });
+    const from = everyPosition ? 0 : positions - 1;
+    const all = Array.from({ length: positions - from }, (_, i) => logits.subarray((from + i) * vocabSize, (from + i + 1) * vocabSize));
+    this.logitsAtEnd = all[all.length - 1];
     this.logitsLength = this.cache.length;
-    return this.logitsAtEnd;
+    return all;
   }
 
   /**
@@ -118,6 +140,7 @@ export class Gpt2Decoder implements TokenDecoder {
         if (tokens.length !== cache.rows) throw new Error(`${tokens.length} tokens for ${cache.rows} rows`);
         const feeds = cache.feeds();
         if (this.inputs.useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
+        if (this.inputs.logitsFrom) feeds[LOGITS_FROM] = new Tensor('int64', [-1n], [1]);
         feeds.input_ids = new Tensor('int64', BigInt64Array.from(tokens, BigInt), [tokens.length, 1]);
         const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
         const out = await this.session.run(feeds, this.outputNames);

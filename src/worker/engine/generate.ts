@@ -11,6 +11,7 @@ import { END_OF_TEXT, type ConfidenceCut, type GenerateOptions, type GenerationR
 import { mulberry32, randomSeed } from '../rng';
 import type { BatchDecoder, TokenDecoder } from './decoder';
 import { Sampler, tokenProbability } from './sampler';
+import { PromptLookup } from './speculation';
 import { HealingConstraint, healPrompt, type HealedPrompt } from './tokenHealing';
 import type { TextCodec } from './tokenizer';
 import { cropCharacters, cropTokens } from './promptTokens';
@@ -60,6 +61,10 @@ export async function generate(
   });
   if (prefill && rows.length > 1 && decoder.batch && !batchRefused.has(decoder)) {
     await decodeBatched(decoder, rows, promptIds, prefill.logits, hooks);
+  } else if (prefill && rows.length === 1 && options.speculate !== false) {
+    const lookup = speculationFor(decoder, promptIds, hooks);
+    await decodeAlone(decoder, rows[0], prefill.logits, hooks.isCancelled, lookup && { lookup, decoder: lookup.decoder, log: hooks.log });
+    if (lookup?.drafts) result.speculation = { drafts: lookup.drafts, drafted: lookup.drafted, accepted: lookup.accepted, ...(lookup.off ? { off: lookup.off } : {}) };
   } else if (prefill) {
     for (const row of rows) {
       decoder.cache.truncate(promptIds.length);
@@ -170,13 +175,74 @@ class SampleRow {
   }
 }
 
-/** One sample on the single-row cache, which holds the tokens `logits` follow. */
-async function decodeAlone(decoder: TokenDecoder, row: SampleRow, logits: Float32Array, isCancelled: () => boolean): Promise<void> {
-  for (;;) {
-    if (isCancelled()) return row.cancel();
-    const token = row.next(logits);
-    if (token === undefined) return;
-    logits = await decoder.forward([token]);
+/** Decoders that cannot verify drafts (no logits for every position), and why: they decode plainly from then on. */
+const speculationRefused = new WeakMap<TokenDecoder, string>();
+
+type Verifier = TokenDecoder & Required<Pick<TokenDecoder, 'forwardAll'>>;
+interface Speculation {
+  lookup: PromptLookup;
+  decoder: Verifier;
+  log?: (message: string) => void;
+}
+
+/** A prompt lookup for one request, or undefined (said once per decoder) when the decoder cannot verify drafts. */
+function speculationFor(decoder: TokenDecoder, promptIds: readonly number[], hooks: GenerateHooks): (PromptLookup & { decoder: Verifier }) | undefined {
+  if (!decoder.forwardAll) refuseSpeculation(decoder, 'the decoder cannot return the logits of every position', hooks.log);
+  if (speculationRefused.has(decoder)) return undefined;
+  return Object.assign(new PromptLookup(promptIds), { decoder: decoder as Verifier });
+}
+
+function refuseSpeculation(decoder: TokenDecoder, reason: string, log?: (message: string) => void): void {
+  if (speculationRefused.has(decoder)) return;
+  speculationRefused.set(decoder, reason);
+  log?.(`speculative decoding off: ${reason}; tokens decode one per model step`);
+}
+
+/**
+ * One sample on the single-row cache, which holds the tokens `logits` follow. With `speculation`, a token to feed
+ * takes the tokens drafted after it along into one pass, which returns the logits after each; the row samples from
+ * them in order (its own RNG stream, one draw per token, as always) and keeps drafted tokens while they equal its
+ * samples. At the first that differs, the sample is kept, the rest of the draft is dropped and the cache forgets
+ * their positions, so the tokens are exactly those decoding one step at a time would sample from the same logits.
+ */
+async function decodeAlone(decoder: TokenDecoder, row: SampleRow, logits: Float32Array, isCancelled: () => boolean, speculation?: Speculation): Promise<void> {
+  if (isCancelled()) return row.cancel();
+  let token = row.next(logits);
+  while (token !== undefined) {
+    // room: the row samples at most maxTokens in all (the pass gives one sample more than it drafts), within the window
+    const room = Math.min(row.maxTokens - row.ids.length - 1, decoder.shape.maxPositions - decoder.cache.length - 1);
+    const draft = speculation?.lookup.draft(token, room) ?? [];
+    const verified = draft.length > 0 ? await verify(speculation!, [token, ...draft]) : undefined;
+    if (!verified) {
+      logits = await decoder.forward([token]);
+      if (isCancelled()) return row.cancel();
+      token = row.next(logits);
+      continue;
+    }
+    const base = decoder.cache.length - draft.length - 1;
+    let kept = 0;
+    let next = row.next(verified[0]);
+    while (next !== undefined && kept < draft.length && next === draft[kept]) {
+      speculation!.lookup.accept(next);
+      next = row.next(verified[++kept]);
+    }
+    decoder.cache.truncate(base + 1 + kept); // the token, and the drafted tokens kept
+    speculation!.lookup.record(draft.length, kept);
+    if (isCancelled()) return row.done ? undefined : row.cancel();
+    token = next;
+  }
+}
+
+/** The logits after each of `ids`, from one pass; undefined (and speculation off, said once) when the graph cannot. */
+async function verify(speculation: Speculation, ids: number[]): Promise<Float32Array[] | undefined> {
+  const { decoder, lookup } = speculation;
+  try {
+    return await decoder.forwardAll(ids);
+  } catch (error) {
+    const reason = String(error instanceof Error ? error.message : error).split('\n')[0];
+    refuseSpeculation(decoder, reason, speculation.log);
+    lookup.stop(reason);
+    return undefined;
   }
 }
 

@@ -46,6 +46,7 @@ export function normalizeGenerateOptions(raw: GenerateOptions, contextLength: nu
       samples: clamp('samples', number('samples', raw.samples ?? 1), 1, MAX_SAMPLES, true),
       heal: raw.heal === true,
       minTokenProbability: ranged('minTokenProbability', raw.minTokenProbability ?? 0),
+      speculate: raw.speculate !== false,
     },
   };
 }

@@ -22,6 +22,12 @@ export interface LeanGraph {
 
 const INT64 = onnx.TensorProto.DataType.INT64;
 
+/**
+ * The input of a lean graph that slices before its lm_head: the first position whose logits it returns, int64 [1],
+ * counted from the end when negative: -1 returns the last position's only, 0 every position's.
+ */
+export const LOGITS_FROM = 'logits_from';
+
 /** `original`: the graph's bytes, or a decoded ModelProto, which is then rewritten in place (no second decode). */
 export function makeLeanGraph(original: Uint8Array | onnx.ModelProto, options: LeanOptions = {}): LeanGraph {
   const model = original instanceof Uint8Array ? decodeOnnx(original) : original;
@@ -141,17 +147,18 @@ function sliceBeforeLmHead(graph: onnx.IGraphProto): boolean {
   const bodies = branching ? branching.attribute!.flatMap((a) => (a.g ? [a.g] : [])) : [graph];
   const lnFs = bodies.map((body) => [...body.node!].reverse().find((n) => n.opType === 'LayerNormalization'));
   if (lnFs.length === 0 || lnFs.some((n) => !n)) return false;
-  // Constants live in the main graph; If branches read them from the outer scope.
-  graph.initializer!.push(
-    onnx.TensorProto.create({ name: 'lean_last_start', dataType: INT64, dims: [1], int64Data: [-1] }),
-    onnx.TensorProto.create({ name: 'lean_axis1', dataType: INT64, dims: [1], int64Data: [1] }),
-  );
+  // Constants live in the main graph; If branches read them from the outer scope. The slice's start is a graph
+  // input (onnxruntime-node feeds only declared inputs, not overridable initializers): steps feed -1, a step that
+  // verifies drafted tokens feeds 0 and gets every position's logits from the same session (speculation in
+  // generate.ts), so speculation needs neither a second session nor a second copy of the weights.
+  graph.initializer!.push(onnx.TensorProto.create({ name: 'lean_axis1', dataType: INT64, dims: [1], int64Data: [1] }));
+  graph.input!.push(onnx.ValueInfoProto.create({ name: LOGITS_FROM, type: { tensorType: { elemType: INT64, shape: { dim: [{ dimValue: 1 }] } } } }));
   bodies.forEach((body, i) => {
     const nodes = body.node!;
     const hidden = pastHiddenStateView(body, lnFs[i]!.output![0]);
     const sliced = `${hidden}_last`;
     for (const n of nodes) n.input = n.input!.map((input) => (input === hidden ? sliced : input));
-    const slice = onnx.NodeProto.create({ opType: 'Slice', input: [hidden, 'lean_last_start', 'lean_big', 'lean_axis1'], output: [sliced], name: `lean_slice_last_${i}` });
+    const slice = onnx.NodeProto.create({ opType: 'Slice', input: [hidden, LOGITS_FROM, 'lean_big', 'lean_axis1'], output: [sliced], name: `lean_slice_last_${i}` });
     nodes.splice(nodes.indexOf(nodes.find((n) => n.output!.includes(hidden))!) + 1, 0, slice);
   });
   return true;
