@@ -4,6 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BenchOptions } from './benchOptions';
 import type { DecodeBudget } from './decodeBudget';
+import type { LlamaCppInfo } from './llamaCppPeer';
 import type { ReadBandwidth } from './readBandwidth';
 import type { ColdRequestResult } from './scenarios/coldRequest';
 import type { DecodeSpeedResult } from './scenarios/decodeSpeed';
@@ -29,6 +30,8 @@ export interface BenchResults {
   budget?: DecodeBudget;
   /** (d) the same weights in a hub download's layout vs the own graph. Absent before 2026-12-01, and when the model is not one of the project's own graphs. */
   hubLayout?: HubLayoutResult;
+  /** llama.cpp's GGUF and build, when it ran as a third system in (a)-(c) (its timings are under the LLAMA_CPP key there). Absent before 2026-12-01 11:30, for q4, and where node-llama-cpp cannot load. */
+  llamaCpp?: LlamaCppInfo;
   targets: Target[];
 }
 

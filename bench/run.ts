@@ -25,6 +25,8 @@ import { runHubLayout, type HubLayoutResult } from './scenarios/hubLayout';
 import { runTypingSession } from './scenarios/typingSession';
 import type { CompletionSystem, SystemConfig } from './systems/completionSystem';
 import { EngineSystem } from './systems/engineSystem';
+import { SettledSystem } from './systems/settledSystem';
+import { loadLlamaCppPeer, type LlamaCppInfo } from './llamaCppPeer';
 import { TransformersSystem } from './systems/transformersSystem';
 import { hubLayoutModel } from './hubLayoutModel';
 import { bandwidthFloor, evaluateTargets, HUB_LAYOUT } from './targets';
@@ -48,7 +50,19 @@ async function main(): Promise<void> {
 
   const config: SystemConfig = { folder, dtype: options.dtype, threads: options.threads, topK: options.topK };
   const engine = await EngineSystem.load(config);
-  const systems: CompletionSystem[] = [engine, await TransformersSystem.load(config)];
+  const loaded: CompletionSystem[] = [engine, await TransformersSystem.load(config)];
+  // llama.cpp on a GGUF of the same weights, a third system in (a)-(c). Its 2 threads wait on each other at every
+  // op, so a core still taken by the other systems' spinning ONNX Runtime pools slows it far more than them: with
+  // it, every system waits 25 ms (untimed) before each request, until the previous one's pool has gone idle.
+  const peer = await loadLlamaCppPeer(config, (f) => path.relative(REPO_ROOT, f), log);
+  let llamaCpp: LlamaCppInfo | undefined;
+  if ('skipped' in peer) log(`llama.cpp skipped: ${peer.skipped}`);
+  else {
+    llamaCpp = peer.info;
+    loaded.push(peer.system);
+    log(`llama.cpp: ${llamaCpp.file} (${llamaCpp.type}), ${llamaCpp.description}`);
+  }
+  const systems: CompletionSystem[] = llamaCpp ? loaded.map((s) => new SettledSystem(s)) : loaded;
   try {
     const prompts = new BenchPrompts(await loadTokenizer(folder));
     const coldPrompt = prompts.textOfTokens(options.cold.promptTokens);
@@ -122,6 +136,7 @@ async function main(): Promise<void> {
       floor,
       budget,
       hubLayout,
+      llamaCpp,
       targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor, hubLayout),
     };
 
@@ -137,7 +152,7 @@ async function main(): Promise<void> {
     if (!chart.rendered) console.log('(no Chromium at /usr/bin/chromium: the chart was written as SVG, not PNG)');
     log(`done in ${formatDuration((performance.now() - started) / 1000)}`);
   } finally {
-    for (const system of systems) await system.dispose();
+    for (const system of loaded) await system.dispose();
   }
 }
 

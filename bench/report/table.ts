@@ -1,7 +1,7 @@
 // The human-readable summary printed at the end of a run: one row per measured quantity, the engine and
 // transformers.js side by side, their ratio, and the target where the issue sets one.
 import type { BenchResults } from '../results';
-import { ENGINE, HUB_LAYOUT, TRANSFORMERS } from '../targets';
+import { ENGINE, HUB_LAYOUT, LLAMA_CPP, TRANSFORMERS } from '../targets';
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
 const ratio = (v: number) => v.toFixed(2) + 'x';
@@ -49,6 +49,29 @@ export function formatTable(r: BenchResults): string {
     }
   }
 
+  const lc = r.llamaCpp;
+  if (lc) {
+    // The same requests of (a)-(c), timed in the same alternation, against llama.cpp on the same weights.
+    rows.push([`(a)-(c) vs llama.cpp: the same requests on a GGUF of the same weights (${lc.type}), prefix reuse by its context sequence`]);
+    rows.push(['', ENGINE, LLAMA_CPP, 'engine/llama.cpp']);
+    const peer = (label: string, e: number, l: number) => rows.push([label, ms(e), ms(l), ratio(e / l)]);
+    const [cl, tl] = [c.systems[LLAMA_CPP], t.systems[LLAMA_CPP]];
+    peer('    (a) cold request median', ce.ms.median, cl.ms.median);
+    peer('    (a) cold request p90', ce.ms.p90, cl.ms.p90);
+    peer('    (a) first token (prefill) median', ce.firstTokenMs.median, cl.firstTokenMs.median);
+    peer('    (b) typing median per request', te.ms.median, tl.ms.median);
+    peer('    (b) typing p90 per request', te.ms.p90, tl.ms.p90);
+    const llamaRun = tl.requests.slice(1).map((q) => q.promptTokens - q.reusedTokens);
+    rows.push(['    (b) prompt tokens run per request', `${Math.min(...reused)}-${Math.max(...reused)}`, `${Math.min(...llamaRun)}-${Math.max(...llamaRun)}`]);
+    for (const e of r.decodeSpeed.systems[ENGINE]) {
+      const l = r.decodeSpeed.systems[LLAMA_CPP]?.find((p) => p.context === e.context);
+      if (l) peer(`    (c) decode ms/token at ${e.context} context`, e.tokenMs.median, l.tokenMs.median);
+    }
+    rows.push(['    tokens generated (a) / (b)', `${tokens(ce.newTokens)} / ${tokens(te.newTokens)}`, `${tokens(cl.newTokens)} / ${tokens(tl.newTokens)}`]);
+    const promptMismatch = [cl.requests[0].promptTokens !== ce.requests[0].promptTokens, tl.requests.some((q, i) => q.promptTokens !== te.requests[i].promptTokens)];
+    if (promptMismatch.some(Boolean)) rows.push(['    !!! llama.cpp tokenized some prompts to a different length than the engine']);
+  }
+
   const h = r.hubLayout;
   const notMapped: string[] = [];
   if (h) {
@@ -93,7 +116,14 @@ export function formatTable(r: BenchResults): string {
           `  not a download: ${h.written ?? 'written by the bench'}; genuine 124M exports cannot be downloaded here`,
         ]
       : []),
-    `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}${h ? `, hub layout ${ms(h.loadMs)}` : ''}`,
+    ...(lc
+      ? [
+          `llama.cpp: ${lc.file} (${lc.type}, ${mb(lc.bytes)}, written by the bench from the fp32 ONNX file's weights; bench/llamaCppGreedyCheck.ts: same greedy ids in fp32)`,
+          `  ${lc.description}; temperature 1, top-k ${r.options.topK}, top-p 1, min-p 0; decode = token-to-token intervals of one evaluation (context grows from the prompt)`,
+          `  with llama.cpp in the run every system waits 25 ms (untimed) before each request, for the previous one's thread pool to go idle`,
+        ]
+      : []),
+    `load time: engine ${ms(r.loadMs[ENGINE])}, transformers.js ${ms(r.loadMs[TRANSFORMERS])}${lc ? `, llama.cpp ${ms(lc.loadMs)}` : ''}${h ? `, hub layout ${ms(h.loadMs)}` : ''}`,
     ...notMapped,
   ].join('\n');
 }

@@ -31,8 +31,8 @@ export class LlamaCppSystem implements CompletionSystem {
   static async load(config: SystemConfig, ggufFile: string): Promise<LlamaCppSystem> {
     const started = performance.now();
     // node-llama-cpp is ESM with top-level await: loaded by import(), which the bench's CommonJS cannot require().
-    const { getLlama } = await import('node-llama-cpp');
-    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, logLevel: 'error' as never, maxThreads: config.threads });
+    const { getLlama, LlamaLogLevel } = await import('node-llama-cpp');
+    const llama = await getLlama({ build: 'never', gpu: false, progressLogs: false, logLevel: LlamaLogLevel.error, maxThreads: config.threads });
     const model = await llama.loadModel({ modelPath: ggufFile, gpuLayers: 0 });
     const context = await model.createContext({
       contextSize: model.trainContextSize, // 1024: GPT-2's whole window, as the engine can use
