@@ -44,9 +44,23 @@ describe('speculation: prompt lookup', () => {
     assert.deepEqual(lookupDraft([1, 2, 3, 4, 5, 9, 1, 2, 3, 6, 7, 1, 2, 3], 3), [6, 7, 1]);
     assert.deepEqual(lookupDraft([1, 2, 3, 4, 5, 9, 2, 3], 4), [4, 5, 9, 2]); // 2 tokens match
     assert.deepEqual(lookupDraft([7, 8, 9, 5, 6], 2), []); // no earlier 6
-    assert.deepEqual(lookupDraft([5, 1, 9, 5], 4), [1, 9, 5]); // only as many as there are
-    assert.deepEqual(lookupDraft([4, 4, 4], 2), [4]); // the latest earlier occurrence of [4, 4] is at 0
+    // What followed runs into the end: the text repeats with that period, so the draft goes on repeating it.
+    assert.deepEqual(lookupDraft([5, 1, 9, 5], 4), [1, 9, 5, 1]);
+    assert.deepEqual(lookupDraft([4, 4, 4], 3), [4, 4, 4]);
+    assert.deepEqual(lookupDraft([7, 1, 2, 1, 2], 4), [1, 2, 1, 2]);
     assert.deepEqual(lookupDraft([1, 2], 0), []);
+  });
+
+  it('drafts fewer tokens after a refused draft and more after an accepted one', () => {
+    const lookup = new PromptLookup([1, 2, 3, 4, 5, 6, 7, 8, 1, 2], { maxDraft: 4, window: 8, minAcceptedPerDraft: 0.5 });
+    assert.deepEqual(lookup.draft(3, 10), [4, 5]); // starts at 2
+    lookup.record(2, 2);
+    assert.deepEqual(lookup.draft(4, 10), [5, 6, 7, 8]); // all kept: twice as many, at most maxDraft
+    lookup.record(4, 0);
+    assert.deepEqual(lookup.draft(6, 10), [7]); // none kept: one
+    lookup.record(1, 1);
+    assert.deepEqual(lookup.draft(7, 10), [8, 1]);
+    assert.deepEqual(lookup.draft(8, 1), [1]); // never more than the room
   });
 
   it('switches itself off when the drafts keep failing', () => {
