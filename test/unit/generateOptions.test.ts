@@ -32,6 +32,11 @@ describe('normalizeGenerateOptions', () => {
     assert.deepEqual(notes, []);
   });
 
+  it('speculative decoding is on unless the request turns it off', () => {
+    assert.equal(normalize({}).options.speculate, true);
+    assert.equal(normalize({}, { speculate: false }).options.speculate, false);
+  });
+
   it('refuses what cannot mean anything instead of crashing the worker', () => {
     assert.throws(() => normalize({ temperature: Number.NaN }), /temperature must be a number/);
     assert.throws(() => normalize({ topK: 'x' as unknown as number }), /topK must be a number/);

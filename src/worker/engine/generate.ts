@@ -7,6 +7,8 @@
 // broadcast to one row per sample, and each step feeds every unfinished row's token at once, so the weights are
 // read once per step for all of them. Each sample has its own seeded RNG stream, so the batch gives the very
 // samples that decoding them one after another gives (the fallback when a graph does not accept a batch).
+// A single sample decodes speculatively: tokens drafted from the prompt and the text so far (speculation.ts) go
+// into one pass with the token to feed, and are kept while they equal what the row samples from that pass's logits.
 import { END_OF_TEXT, type ConfidenceCut, type GenerateOptions, type GenerationResult, type StopReason } from '../../protocol';
 import { mulberry32, randomSeed } from '../rng';
 import type { BatchDecoder, TokenDecoder } from './decoder';
