@@ -234,6 +234,26 @@ describe('speculation on real models', function () {
     });
   }
 
+  it('healing, stop rules and the confidence cut give the same text with and without speculation (tiny)', async () => {
+    // A stop string from the middle of the greedy text, so that it ends the sample inside a verified pass.
+    const [greedy] = await both(tiny, { prompt: REPETITIVE, maxNewTokens: 12 });
+    const stopAt = greedy.texts[0].slice(greedy.texts[0].length - 12, greedy.texts[0].length - 5);
+    for (const over of [
+      { prompt: REPETITIVE + '\nfunction mu', heal: true },
+      { prompt: REPETITIVE, stop: { atNewline: true, strings: [] } },
+      { prompt: REPETITIVE, stop: { atNewline: false, strings: [stopAt] } },
+      { prompt: REPETITIVE, minTokenProbability: 0.2 },
+      { prompt: REPETITIVE, maxNewTokens: 7 },
+    ] as Partial<GenerateOptions>[]) {
+      const [plain, fast] = await both(tiny, over);
+      assert.deepEqual(fast.texts, plain.texts, JSON.stringify(over));
+      assert.deepEqual(fast.stopReasons, plain.stopReasons, JSON.stringify(over));
+      assert.deepEqual(fast.confidenceCuts, plain.confidenceCuts, JSON.stringify(over));
+      assert.equal(fast.newTokens, plain.newTokens, JSON.stringify(over));
+      if (over.stop?.strings.length) assert.deepEqual(fast.stopReasons, ['stop']);
+    }
+  });
+
   it('the next request reuses a cache left by speculation as it would a plain one', async () => {
     const { decoder, codec } = tiny;
     decoder.reset();
