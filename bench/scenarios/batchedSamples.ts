@@ -3,7 +3,6 @@
 // 3x. The prompt is already in the cache (the same prompt every request), so the times are the decode's.
 // Requests alternate between the three ways, so that load on the machine hits each alike; ratios are of medians.
 // Standalone: `npx tsx bench/scenarios/batchedSamples.ts [--model <folder>] [--threads 2] [--dtype q8] [--contexts 64,512] [--repetitions 5]`.
-import * as path from 'node:path';
 import type { Dtype, GenerateOptions } from '../../src/protocol';
 import type { TokenDecoder } from '../../src/worker/engine/decoder';
 import { generate } from '../../src/worker/engine/generate';
@@ -11,6 +10,7 @@ import { loadModel } from '../../src/worker/engine/loadModel';
 import type { TextCodec } from '../../src/worker/engine/tokenizer';
 import { BenchPrompts } from '../prompts';
 import { summarize, type Summary } from '../stats';
+import { runStandalone, standaloneRun } from './standalone';
 
 export interface BatchedSamplesResult {
   promptTokens: number;
@@ -97,16 +97,7 @@ export async function runBatchedSamplesScenario(
 }
 
 if (require.main === module) {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const folder = path.resolve(flag('--model') ?? 'models/gpt2-124m-random');
-  const dtype = (flag('--dtype') ?? 'q8') as Dtype;
-  const threads = Number(flag('--threads') ?? 2);
-  const log = (line: string) => console.log(line);
-  log(`${folder} ${dtype}, ${threads} threads`);
+  const { folder, dtype, threads, repetitions, flag, log } = standaloneRun();
   const contexts = (flag('--contexts') ?? '64,512').split(',').map(Number);
-  runBatchedSamplesScenario(folder, { dtype, threads, topK: 50, repetitions: Number(flag('--repetitions') ?? 5), contexts }, log).catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  runStandalone(runBatchedSamplesScenario(folder, { dtype, threads, topK: 50, repetitions, contexts }, log));
 }

@@ -5,7 +5,6 @@
 // medians of tokens/s. Targets: >= 1.5x on the repetitive buffer, no worse than 1/1.05 on text without repeats.
 // The acceptance is reported too: with random weights, what repeats is what the model itself repeats.
 // Standalone: `npx tsx bench/scenarios/speculation.ts [--model <folder>] [--threads 2] [--dtype q8] [--repetitions 5]`.
-import * as path from 'node:path';
 import type { Dtype, GenerateOptions, GenerationResult } from '../../src/protocol';
 import type { TokenDecoder } from '../../src/worker/engine/decoder';
 import { generate } from '../../src/worker/engine/generate';
@@ -13,6 +12,7 @@ import { loadModel } from '../../src/worker/engine/loadModel';
 import type { TextCodec } from '../../src/worker/engine/tokenizer';
 import { BenchPrompts } from '../prompts';
 import { summarize, type Summary } from '../stats';
+import { runStandalone, standaloneRun } from './standalone';
 
 export interface SpeculationResult {
   case: string;
@@ -119,15 +119,6 @@ export async function runSpeculationScenario(
 }
 
 if (require.main === module) {
-  const args = process.argv.slice(2);
-  const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
-  const folder = path.resolve(flag('--model') ?? 'models/gpt2-124m-random');
-  const dtype = (flag('--dtype') ?? 'q8') as Dtype;
-  const threads = Number(flag('--threads') ?? 2);
-  const log = (line: string) => console.log(line);
-  log(`${folder} ${dtype}, ${threads} threads`);
-  runSpeculationScenario(folder, { dtype, threads, repetitions: Number(flag('--repetitions') ?? 5) }, log).catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  });
+  const { folder, dtype, threads, repetitions, log } = standaloneRun();
+  runStandalone(runSpeculationScenario(folder, { dtype, threads, repetitions }, log));
 }
