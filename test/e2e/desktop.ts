@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import * as util from 'node:util';
 import { downloadAndUnzipVSCode, runTests } from '@vscode/test-electron';
 import { LoopbackHub } from '../support/loopbackHub';
-import { bundleSuite, MODEL_ID, readResults, writeFixtures } from './harness';
+import { bundleSuite, MODEL_ID, readResults, suiteEnvironment, writeFixtures } from './harness';
 
 const REPO = path.resolve(__dirname, '../..');
 const E2E_HOME = process.env.LOCAL_GPT2_E2E_HOME ?? path.join(os.homedir(), '.cache', 'local-gpt2-e2e');
@@ -104,17 +104,7 @@ async function main(): Promise<number> {
       extensionTestsPath: testsPath,
       launchArgs: [ws, '--user-data-dir', ud, '--extensions-dir', exts, '--disable-workspace-trust', '--skip-welcome', '--skip-release-notes', '--disable-gpu'],
       // What run.ts passes code-server, less the browser driver: helpers.ts then knows it has no page.
-      extensionTestsEnv: {
-        LOCAL_GPT2_E2E_REPO: REPO,
-        LOCAL_GPT2_E2E_RESULTS: results,
-        LOCAL_GPT2_E2E_WORK: work,
-        LOCAL_GPT2_E2E_WS: ws,
-        LOCAL_GPT2_E2E_USER_DATA: ud,
-        LOCAL_GPT2_E2E_MODEL_DIR: MODEL_DIR,
-        LOCAL_GPT2_E2E_EXTENSION: REPO,
-        LOCAL_GPT2_E2E_GREP: args.grep ?? '',
-        LOCAL_GPT2_TEST_SEAM: '1',
-      },
+      extensionTestsEnv: suiteEnvironment({ results, work, ws, ud, modelDir: MODEL_DIR, extension: REPO, grep: args.grep }),
     });
     const limitMs = Number(args.timeout) * 1000;
     const timedOut = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), limitMs).unref());

@@ -64,6 +64,34 @@ export function writeFixtures(work: string, hubUrl: string): { ud: string; exts:
   return { ud, exts, ws, config };
 }
 
+/** Where the in-host suite finds its run (read by test/e2e/suite/helpers.ts); both runners pass exactly these. */
+export interface SuiteRun {
+  results: string;
+  work: string;
+  ws: string;
+  ud: string;
+  modelDir: string;
+  extension: string;
+  grep?: string;
+  /** The browser driver's URL; without one the suite knows it has no page (desktop VS Code). */
+  driverUrl?: string;
+}
+
+export function suiteEnvironment(run: SuiteRun): Record<string, string> {
+  return {
+    LOCAL_GPT2_E2E_REPO: path.resolve(__dirname, '../..'),
+    LOCAL_GPT2_E2E_RESULTS: run.results,
+    LOCAL_GPT2_E2E_WORK: run.work,
+    LOCAL_GPT2_E2E_WS: run.ws,
+    LOCAL_GPT2_E2E_USER_DATA: run.ud,
+    LOCAL_GPT2_E2E_MODEL_DIR: run.modelDir,
+    LOCAL_GPT2_E2E_EXTENSION: run.extension,
+    ...(run.driverUrl ? { LOCAL_GPT2_E2E_DRIVER: run.driverUrl } : {}),
+    LOCAL_GPT2_E2E_GREP: run.grep ?? '',
+    LOCAL_GPT2_TEST_SEAM: '1', // the extension's test seam (src/testSeam.ts): 08-worker-crash crashes the worker through it
+  };
+}
+
 export interface ResultEvent {
   event: 'start' | 'begin' | 'pass' | 'fail' | 'pending' | 'end';
   title?: string;

@@ -19,7 +19,7 @@ import * as path from 'node:path';
 import * as util from 'node:util';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { LoopbackHub } from '../support/loopbackHub';
-import { bundleSuite, MODEL_ID, readResults, writeFixtures } from './harness';
+import { bundleSuite, MODEL_ID, readResults, suiteEnvironment, writeFixtures } from './harness';
 
 const REPO = path.resolve(__dirname, '../..');
 const E2E_HOME = process.env.LOCAL_GPT2_E2E_HOME ?? path.join(os.homedir(), '.cache', 'local-gpt2-e2e');
@@ -272,16 +272,7 @@ async function main(): Promise<number> {
         env: {
           ...process.env,
           // read by the in-host suite (the extension host inherits code-server's environment)
-          LOCAL_GPT2_E2E_REPO: REPO,
-          LOCAL_GPT2_E2E_RESULTS: results,
-          LOCAL_GPT2_E2E_WORK: work,
-          LOCAL_GPT2_E2E_WS: ws,
-          LOCAL_GPT2_E2E_USER_DATA: ud,
-          LOCAL_GPT2_E2E_MODEL_DIR: MODEL_DIR,
-          LOCAL_GPT2_E2E_EXTENSION: underTest,
-          LOCAL_GPT2_E2E_DRIVER: driverUrl,
-          LOCAL_GPT2_E2E_GREP: args.grep ?? '',
-          LOCAL_GPT2_TEST_SEAM: '1', // the extension's test seam (src/testSeam.ts): 08-worker-crash crashes the worker through it
+          ...suiteEnvironment({ results, work, ws, ud, modelDir: MODEL_DIR, extension: underTest, grep: args.grep, driverUrl }),
         },
       },
     );
