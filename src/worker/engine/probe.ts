@@ -9,7 +9,6 @@ import type { Gpt2Decoder } from './decoder';
  */
 const PROBE_IDS = [464, 2068, 7586, 21831, 18045, 625, 262];
 export const PROBE_STEPS = [[0, 3], [3, 4], [4, 6], [6, 7]] as const;
-const STEPS = PROBE_STEPS;
 
 /** Last-position logits after each probe step. Throws what the graph threw, or when logits are not finite. */
 export async function probeLogits(decoder: Gpt2Decoder): Promise<Float32Array[]> {
@@ -17,7 +16,7 @@ export async function probeLogits(decoder: Gpt2Decoder): Promise<Float32Array[]>
   decoder.reset();
   try {
     const out: Float32Array[] = [];
-    for (const [from, to] of STEPS) {
+    for (const [from, to] of PROBE_STEPS) {
       const logits = Float32Array.from(await decoder.forward(ids.slice(from, to)));
       if (logits.length !== decoder.shape.vocabSize) throw new Error(`logits have ${logits.length} values, expected ${decoder.shape.vocabSize}`);
       if (!logits.every(Number.isFinite)) throw new Error('logits are not finite numbers');
@@ -43,7 +42,7 @@ export interface ProbeTolerance {
 /** Why `got` is not the reference's output, or undefined when every compared step is within tolerance. */
 export function probeMismatch(got: Float32Array[], want: Float32Array[], tolerance: ProbeTolerance): string | undefined {
   for (let step = 0; step < want.length; step++) {
-    if (tolerance.singleTokenStepsOnly && STEPS[step][1] - STEPS[step][0] > 1) continue;
+    if (tolerance.singleTokenStepsOnly && PROBE_STEPS[step][1] - PROBE_STEPS[step][0] > 1) continue;
     let diff = 0, scale = 1;
     for (let i = 0; i < want[step].length; i++) {
       diff = Math.max(diff, Math.abs(got[step][i] - want[step][i]));
