@@ -1,7 +1,7 @@
 // (c) "Generate continuation" inserts text at the cursor, or after the selection, and ONE undo removes all of it.
 import * as assert from 'node:assert/strict';
 import * as vscode from 'vscode';
-import { RequestLog, closeAllEditors, getApi, openFile, setSettings, waitForQuiet } from './helpers';
+import { RequestLog, closeAllEditors, driver, getApi, openFile, setSettings, waitFor, waitForQuiet } from './helpers';
 
 suite('generate continuation', () => {
   let restore: (() => Promise<void>) | undefined;
@@ -18,6 +18,9 @@ suite('generate continuation', () => {
     const from = log.sent.length;
     await vscode.commands.executeCommand('localGpt2.generateContinuation');
     const request = await log.next('a generate request', (r) => r.kind === 'generate', 20_000, from);
+    // How it ended says why, when nothing was inserted (a stop for a cursor move, an error): "done" is the claim.
+    const outcome = await waitFor('the generate request to end', () => log.outcomeOf(request), 20_000);
+    assert.equal(outcome.outcome, 'done', `the generation ended ${JSON.stringify(outcome)}`);
     await waitForQuiet(api, editor.document);
     return request;
   }
@@ -47,6 +50,9 @@ suite('generate continuation', () => {
       const original = 'Alpha beta gamma';
       const editor = await openFile('generate-selection.txt', original);
       editor.selection = new vscode.Selection(0, 6, 0, 10); // "beta"
+      // A user selects before invoking the command: let the editor echo this selection (and openFile's) back first,
+      // or a late echo of the earlier one reads as the cursor moving away and stops the run.
+      await driver.idle();
       const request = await generate(editor, log);
       assert.ok(request.options.prompt.endsWith('Alpha beta'), `prompt ${JSON.stringify(request.options.prompt)}`);
       const text = editor.document.getText();
