@@ -2,7 +2,9 @@
 // (the same lean graph and session options loadModel uses, plus profiling), at a fixed context.
 // Not part of `npm run bench`; run it when the decode speed is far from the bandwidth floor:
 //
-//   npx tsx bench/profileDecode.ts [--dtype q8] [--context 512] [--steps 32] [--threads 2]
+//   npx tsx bench/profileDecode.ts [--dtype q8] [--context 512] [--steps 32] [--threads 2] [--rows 1]
+//
+// --rows 3 profiles a batched step of 3 samples (Alt+\'s alternatives) instead of one row.
 //
 // It prints, per decode step: wall time seen from JS, the time ORT spent in its run (the rest is the
 // binding and the engine's JS), kernel time per op type, and the most expensive individual nodes.
@@ -13,7 +15,7 @@ import { parseArgs } from 'node:util';
 import { InferenceSession } from 'onnxruntime-node';
 import { makeModel, presetOptions } from '../scripts/make-model';
 import type { Dtype } from '../src/protocol';
-import { Gpt2Decoder, LEAN_OUTPUTS } from '../src/worker/engine/decoder';
+import { ENGINE_OUTPUTS, Gpt2Decoder, LEAN_OUTPUTS } from '../src/worker/engine/decoder';
 import { makeLeanGraph } from '../src/worker/engine/leanGraph';
 import { onnxFileName } from '../src/worker/onnxFiles';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
@@ -30,11 +32,12 @@ interface ProfileEvent {
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { dtype: { type: 'string', default: 'q8' }, context: { type: 'string', default: '512' }, steps: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' } },
+    options: { dtype: { type: 'string', default: 'q8' }, context: { type: 'string', default: '512' }, steps: { type: 'string', default: '32' }, threads: { type: 'string', default: '2' }, rows: { type: 'string', default: '1' } },
   });
   const dtype = values.dtype as Dtype;
   const context = Number(values.context);
   const steps = Number(values.steps);
+  const rows = Number(values.rows);
   const { dir: folder } = await makeModel(presetOptions('124m'));
   const hf = JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8'));
 
@@ -48,16 +51,27 @@ async function main(): Promise<void> {
     enableProfiling: true,
     profileFilePrefix: path.join(profileDir, 'decode'),
   });
-  const decoder = new Gpt2Decoder(session, { nLayer: hf.n_layer, nHead: hf.n_head, headDim: hf.n_embd / hf.n_head, maxPositions: hf.n_positions, vocabSize: hf.vocab_size }, LEAN_OUTPUTS(lean.lastLogitsOnly));
+  const decoder = new Gpt2Decoder(session, { nLayer: hf.n_layer, nHead: hf.n_head, headDim: hf.n_embd / hf.n_head, maxPositions: hf.n_positions, vocabSize: hf.vocab_size }, lean.lastLogitsOnly ? ENGINE_OUTPUTS : LEAN_OUTPUTS(false)); // the model folder's own graph
   const prompts = new BenchPrompts(await loadTokenizer(folder));
   await decoder.prefill(prompts.tokenIds(context));
-  await decoder.forward([198]); // grows the cache buffers to their chunk once, outside the measured steps
   const wallMs: number[] = [];
-  for (let i = 0; i < steps; i++) {
-    decoder.cache.truncate(context);
-    const started = performance.now();
-    await decoder.forward([198]);
-    wallMs.push(performance.now() - started);
+  if (rows === 1) {
+    await decoder.forward([198]); // grows the cache buffers to their chunk once, outside the measured steps
+    for (let i = 0; i < steps; i++) {
+      decoder.cache.truncate(context);
+      const started = performance.now();
+      await decoder.forward([198]);
+      wallMs.push(performance.now() - started);
+    }
+  } else {
+    // The batch grows by one position per step from `context` (it has no truncate): steps stay within one chunk.
+    const batch = decoder.batch(rows, context + steps + 1);
+    await batch.forward(Array(rows).fill(198));
+    for (let i = 0; i < steps; i++) {
+      const started = performance.now();
+      await batch.forward(Array(rows).fill(198));
+      wallMs.push(performance.now() - started);
+    }
   }
   session.endProfiling();
   await session.release();
@@ -82,7 +96,7 @@ async function main(): Promise<void> {
   }
   const kernelMs = perStep(kernels.reduce((n, k) => n + k.dur, 0));
   const runMs = median(runs.map((r) => r.dur / 1000));
-  console.log(`decode step at ${context} tokens of context, ${dtype}, ${values.threads} threads, ${steps} steps (profile: ${file})`);
+  console.log(`decode step of ${rows} row(s) at ${context} tokens of context, ${dtype}, ${values.threads} threads, ${steps} steps (profile: ${file})`);
   console.log(`  wall time from JS (median) ${median(wallMs).toFixed(2)} ms; ORT run (median) ${runMs.toFixed(2)} ms; kernels (mean) ${kernelMs.toFixed(2)} ms over ${kernels.length / steps} nodes`);
   console.log(`  outside ORT's run (binding, output copies, cache append): ~${(median(wallMs) - runMs).toFixed(2)} ms; inside the run but between kernels: ~${(runMs - kernelMs).toFixed(2)} ms`);
   console.log('  (the profiler itself adds per-node overhead: compare proportions, not totals, with the bench)');

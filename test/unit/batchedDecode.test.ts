@@ -52,6 +52,32 @@ describe('batched decoding (B rows in one step)', function () {
     console.log(`      worst |diff| ${worst.toExponential(2)}`);
   });
 
+  it('the rows share one past of batch 1: the prompt is held once, and each step adds one slot per row', async () => {
+    const prompt = randomIds(12, 40);
+    await batched.decoder.prefill(prompt);
+    const session = (batched.decoder as unknown as { session: { run: (feeds: Record<string, { dims: readonly number[] }>, ...rest: unknown[]) => unknown } }).session;
+    const run = session.run;
+    const seen: { past: readonly number[]; ids: readonly number[]; mask: readonly number[] }[] = [];
+    session.run = function (feeds, ...rest) {
+      seen.push({ past: feeds['past_key_values.0.key'].dims, ids: feeds.input_ids.dims, mask: feeds.attention_mask.dims });
+      return run.call(this, feeds, ...rest);
+    };
+    try {
+      const batch = batched.decoder.batch(3, prompt.length + 30);
+      for (let step = 0; step < 30; step++) await batch.forward([step, step + 1, step + 2]);
+    } finally {
+      session.run = run;
+    }
+    assert.equal(seen.length, 30);
+    seen.forEach((step, s) => {
+      assert.equal(step.past[0], 1, 'past batch');
+      assert.equal(step.ids[0], 3, 'input_ids batch');
+      assert.deepEqual(step.mask, [3, step.past[2] + 1]);
+      // laid out at the start for the prompt's 40 slots once and 3 per step, in whole chunks of 64
+      assert.equal(step.past[2], Math.ceil((40 + 3 * 30) / 64) * 64, `slots at step ${s}`);
+    });
+  });
+
   it('a dropped row leaves the others decoding as before (the last row takes its place)', async () => {
     const prompt = randomIds(5, 9);
     await batched.decoder.prefill(prompt);

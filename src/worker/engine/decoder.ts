@@ -44,10 +44,17 @@ export interface BatchDecoder {
 export interface GraphOutputs {
   lastLogitsOnly: boolean;
   present: 'present_new' | 'present';
+  /**
+   * The graph attends to the past and the new keys as two blocks (graph.ts), so B rows can share one past of
+   * batch 1 (batchKvCache.ts). Graphs that concatenate them first (exports) refuse a past of another batch size.
+   */
+  rowsSharePast: boolean;
 }
 
-export const LEAN_OUTPUTS = (lastLogitsOnly: boolean): GraphOutputs => ({ lastLogitsOnly, present: 'present_new' });
-export const AS_SHIPPED: GraphOutputs = { lastLogitsOnly: false, present: 'present' };
+export const LEAN_OUTPUTS = (lastLogitsOnly: boolean): GraphOutputs => ({ lastLogitsOnly, present: 'present_new', rowsSharePast: false });
+/** The engine's own graph (graph.ts), made lean. */
+export const ENGINE_OUTPUTS: GraphOutputs = { lastLogitsOnly: true, present: 'present_new', rowsSharePast: true };
+export const AS_SHIPPED: GraphOutputs = { lastLogitsOnly: false, present: 'present', rowsSharePast: false };
 
 export class Gpt2Decoder implements TokenDecoder {
   readonly cache: KvCache;
@@ -121,17 +128,17 @@ export class Gpt2Decoder implements TokenDecoder {
   }
 
   /**
-   * Broadcasts the cache to `rows` rows and decodes them in batched steps: input_ids [B, 1], attention_mask [B, T],
-   * position_ids [B, 1], past [B, nHead, P, headDim]. Throws for graphs without position_ids (their past would have
-   * to be exactly as long as the tokens); a graph that does not accept B > 1 fails on the first forward.
+   * Decodes `rows` continuations of the cache in batched steps: input_ids [B, 1], attention_mask [B, T],
+   * position_ids [B, 1], and one past [1, nHead, P, headDim] that all rows share (batchKvCache.ts). Throws for
+   * graphs whose attention cannot share it; their samples decode one after another.
    */
   batch(rows: number, positions: number): BatchDecoder {
+    if (!this.graphOutputs.rowsSharePast) throw new Error('the graph concatenates the past and the new keys, so its rows cannot share the prompt\'s cache (only the engine\'s own graph can)');
     if (!this.inputs.positionIds) throw new Error('the graph has no position_ids input');
     if (this.cache.length === 0) throw new Error('batch() continues the cached tokens; the cache is empty');
     const cache = (this.batchCache ??= new BatchKvCache(this.shape));
-    cache.broadcast(this.cache, rows, positions);
+    cache.start(this.cache, rows, positions);
     const { vocabSize } = this.shape;
-    const { present } = this.graphOutputs;
     return {
       get rows() {
         return cache.rows;
@@ -142,11 +149,10 @@ export class Gpt2Decoder implements TokenDecoder {
         if (this.inputs.useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
         if (this.inputs.logitsFrom) feeds[LOGITS_FROM] = new Tensor('int64', [-1n], [1]);
         feeds.input_ids = new Tensor('int64', BigInt64Array.from(tokens, BigInt), [tokens.length, 1]);
-        const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
         const out = await this.session.run(feeds, this.outputNames);
         const logits = out.logits.data as Float32Array; // [B, 1, vocab]
         if (logits.length !== tokens.length * vocabSize) throw new Error(`logits have ${logits.length} values for ${tokens.length} rows`);
-        cache.append(out, { prefix: present, offset: present === 'present' ? pastLength : 0 });
+        cache.append(out);
         return tokens.map((_, r) => logits.subarray(r * vocabSize, (r + 1) * vocabSize));
       },
       drop: (row) => cache.drop(row),

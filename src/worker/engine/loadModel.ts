@@ -10,7 +10,9 @@ import { headDim, type Gpt2Config } from '../gpt2/config';
 import { weightsFromExport } from '../gpt2/fromExport';
 import { gpt2Model } from '../gpt2/graph';
 import { GRAPH_PRODUCER } from '../gpt2/onnxBuilder';
-import { LEAN_OUTPUTS, type Gpt2Decoder } from './decoder';
+import { ENGINE_OUTPUTS, LEAN_OUTPUTS, type Gpt2Decoder } from './decoder';
+import { decodeOnnx } from './decodeOnnx';
+import { referenceWeightsInFile, type ModelFile } from './externalWeights';
 import { checkConfigAgainstGraph } from './graphCheck';
 import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
@@ -60,7 +62,8 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   } else {
     checkConfigAgainstGraph(config, source.model, path.join(folder, 'config.json'), source.file);
     shipped = source.bytes;
-    candidates = source.model.producerName === GRAPH_PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph")] : exportCandidates(source.model, shipped, config);
+    const file = source.asFile ? { path: source.file, bytes: source.bytes } : undefined;
+    candidates = source.model.producerName === GRAPH_PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph", true, file)] : exportCandidates(source.model, shipped, config, file);
   }
   const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
   const record = request.probeCacheDir ? ProbeRecord.of(request.probeCacheDir, shipped) : undefined;
@@ -89,30 +92,41 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
  * A downloaded export, fastest first: the engine's own graph on the export's weights (one graph for every
  * layout, q8 weights kept as shipped), then the export rewritten to return only the new keys/values.
  */
-function exportCandidates(model: onnx.ModelProto, shipped: Uint8Array, config: Gpt2Config): GraphCandidate[] {
+function exportCandidates(model: onnx.ModelProto, shipped: Uint8Array, config: Gpt2Config, file?: ModelFile): GraphCandidate[] {
   const mapped: GraphCandidate = {
     description: "the engine's graph on the file's weights",
-    outputs: LEAN_OUTPUTS(true),
+    outputs: ENGINE_OUTPUTS,
     build: () => {
       const found = weightsFromExport(model, config);
       mapped.description = `the engine's graph on the file's ${found.dtype} weights`;
-      return makeLeanGraph(gpt2Model(found.weights, config, found.dtype)).bytes;
+      const graph = gpt2Model(found.weights, config, found.dtype);
+      weightsInFile(mapped, graph, file);
+      return makeLeanGraph(graph).bytes;
     },
   };
-  return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values')];
+  return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values', false, file)];
 }
 
-function leanRewrite(bytes: Uint8Array, config: Gpt2Config, description: string): GraphCandidate {
+/** `ownGraph`: the file is the engine's own graph (graph.ts), whose rows can share one past. */
+function leanRewrite(bytes: Uint8Array, config: Gpt2Config, description: string, ownGraph = false, file?: ModelFile): GraphCandidate {
   const candidate: GraphCandidate = {
     description,
     outputs: LEAN_OUTPUTS(true),
     build: () => {
-      const lean = makeLeanGraph(bytes, { positionTableRows: config.nPositions });
-      candidate.outputs = LEAN_OUTPUTS(lean.lastLogitsOnly);
+      const graph = decodeOnnx(bytes);
+      weightsInFile(candidate, graph, file);
+      const lean = makeLeanGraph(graph, { positionTableRows: config.nPositions });
+      candidate.outputs = ownGraph && lean.lastLogitsOnly ? ENGINE_OUTPUTS : LEAN_OUTPUTS(lean.lastLogitsOnly);
       return lean.bytes;
     },
   };
   return candidate;
+}
+
+/** The graph's matmul weights as references into the model file (externalWeights.ts), unless the candidate must hold them. */
+function weightsInFile(candidate: GraphCandidate, graph: onnx.IModelProto, file: ModelFile | undefined): void {
+  const referenced = file && !candidate.inlineWeights ? referenceWeightsInFile(graph, file) : 0;
+  candidate.externalDataFolder = referenced > 0 ? path.dirname(file!.path) : undefined;
 }
 
 async function loadTokenizerFrom(folder: string): Promise<TextCodec> {
