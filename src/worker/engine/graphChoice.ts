@@ -15,6 +15,12 @@ export interface GraphCandidate {
   /** Builds the graph; throws when it cannot (e.g. the weights cannot be mapped). */
   build(): Uint8Array;
   outputs: GraphOutputs;
+  /**
+   * Set by build() when the graph's weights are references into the model file (externalWeights.ts): the file's
+   * folder. Should onnxruntime refuse such a graph, build() runs again with `inlineWeights` set.
+   */
+  externalDataFolder?: string;
+  inlineWeights?: boolean;
 }
 
 export interface GraphChoiceRequest {
@@ -68,7 +74,7 @@ async function probeShipped({ file, shipped, shape, threads }: GraphChoiceReques
 /** The first candidate that matches `want`; else the file as shipped, or undefined when `shippedAsLastResort` is off. */
 async function chooseAgainst(want: Float32Array[], request: GraphChoiceRequest, shippedAsLastResort: boolean): Promise<ChosenGraph | undefined> {
   const { file, shape, threads, log } = request;
-  let chosen: (ChosenGraph & { bytes: Uint8Array }) | undefined;
+  let chosen: (ChosenGraph & { bytes: Uint8Array; externalDataFolder?: string }) | undefined;
   for (const candidate of request.candidates) {
     const tried = await tryCandidate(candidate, want, request);
     if (typeof tried !== 'string') {
@@ -85,8 +91,8 @@ async function chooseAgainst(want: Float32Array[], request: GraphChoiceRequest, 
   return request.device === 'gpu' ? onGpu(chosen, want, request) : chosen;
 }
 
-async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number) {
-  const session = await createSession(bytes, 'cpu', threads);
+async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number, externalDataFolder?: string) {
+  const session = await createSession(bytes, 'cpu', threads, externalDataFolder);
   try {
     return { session, decoder: new Gpt2Decoder(session, shape, outputs) };
   } catch (error) {
@@ -103,19 +109,31 @@ async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], req
   } catch (error) {
     return `it cannot be built (${errorMessage(error)})`;
   }
-  const loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+  let loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads, candidate.externalDataFolder).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+  if (typeof loaded === 'string' && candidate.externalDataFolder) {
+    // The same graph with its weights inside it, as every graph was loaded before externalWeights.ts.
+    request.log(`${request.file}: ${candidate.description} with its weights read from the file: ${loaded}; loading it with the weights inside the graph`);
+    candidate.inlineWeights = true;
+    candidate.externalDataFolder = undefined;
+    try {
+      bytes = candidate.build();
+    } catch (error) {
+      return `it cannot be built (${errorMessage(error)})`;
+    }
+    loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+  }
   if (typeof loaded === 'string') return loaded;
   const why = await probeLogits(loaded.decoder).then(
     (got) => probeMismatch(got, want, request.tolerance),
     (error: unknown) => `the probe failed (${firstLine(error)})`,
   );
-  if (why === undefined) return { ...loaded, bytes };
+  if (why === undefined) return { ...loaded, bytes, externalDataFolder: candidate.externalDataFolder };
   await loaded.session.release();
   return why;
 }
 
 /** The chosen graph on the first GPU provider whose probe matches the CPU's logits; else the CPU session, with the reasons. */
-async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Array[], request: GraphChoiceRequest): Promise<ChosenGraph> {
+async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array; externalDataFolder?: string }, want: Float32Array[], request: GraphChoiceRequest): Promise<ChosenGraph> {
   const refused: string[] = [];
   for (const provider of gpuProviders()) {
     const why = await tryProvider(provider, cpu, want, request);
@@ -129,13 +147,13 @@ async function onGpu(cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Arra
   return { ...cpu, fallbackReason: refused.join('; ') };
 }
 
-async function tryProvider(provider: string, cpu: ChosenGraph & { bytes: Uint8Array }, want: Float32Array[], request: GraphChoiceRequest) {
+async function tryProvider(provider: string, cpu: ChosenGraph & { bytes: Uint8Array; externalDataFolder?: string }, want: Float32Array[], request: GraphChoiceRequest) {
   if (providerStatus(provider) === 'unknown') return 'this build of onnxruntime-node does not know it';
   const missing = missingPrerequisite(provider);
   if (missing) return missing;
   let session: InferenceSession;
   try {
-    session = await createSession(cpu.bytes, provider, request.threads);
+    session = await createSession(cpu.bytes, provider, request.threads, cpu.externalDataFolder);
   } catch (error) {
     const missing = providerStatus(provider) === 'not bundled' ? ' (not bundled with onnxruntime-node; its libraries must be installed)' : '';
     return `unavailable${missing}: ${firstLine(error)}`;

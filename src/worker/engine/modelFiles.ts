@@ -17,7 +17,14 @@ export const READ_LIMITS = { json: 16 * MiB, tokenizer: 64 * MiB, onnx: 2048 * M
 
 /** Where the network comes from: an ONNX graph (its bytes decoded once), or a checkpoint to write one from. */
 export type GraphSource =
-  | { kind: 'onnx'; file: string; model: onnx.ModelProto; bytes: Uint8Array /* the graph as shipped, external data included */ }
+  | {
+      kind: 'onnx';
+      file: string;
+      model: onnx.ModelProto;
+      bytes: Uint8Array; // the graph as shipped, external data included
+      /** `bytes` are the file's own (no external data was moved in): its weights can be referenced in the file (externalWeights.ts). */
+      asFile: boolean;
+    }
   | { kind: 'checkpoint'; file: string };
 
 export async function readConfig(folder: string): Promise<Gpt2Config> {
@@ -43,7 +50,7 @@ export async function findGraph(folder: string, dtype: Dtype): Promise<GraphSour
   throw new EngineError('model-files', `${folder}: no ${dtype} model (looked for ${onnxCandidates(dtype).join(', ')}, model.safetensors)${found}`);
 }
 
-async function readOnnx(file: string, folder: string): Promise<{ model: onnx.ModelProto; bytes: Uint8Array }> {
+async function readOnnx(file: string, folder: string): Promise<{ model: onnx.ModelProto; bytes: Uint8Array; asFile: boolean }> {
   const bytes = await readModelFile(file, READ_LIMITS.onnx);
   if (bytes.length === 0) throw new EngineError('model-files', `${file}: the file is empty (0 bytes)`);
   let model: onnx.ModelProto;
@@ -53,7 +60,7 @@ async function readOnnx(file: string, folder: string): Promise<{ model: onnx.Mod
     throw new EngineError('model-files', `${file}: not a usable GPT-2 ONNX model (${errorMessage(error)})`);
   }
   const inlined = await inlineExternalData(model, file, folder);
-  return { model, bytes: inlined ? onnx.ModelProto.encode(model).finish() : bytes };
+  return { model, bytes: inlined ? onnx.ModelProto.encode(model).finish() : bytes, asFile: !inlined };
 }
 
 /**

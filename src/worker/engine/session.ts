@@ -39,7 +39,8 @@ export function defaultThreads(cores = os.availableParallelism()): number {
   return Math.max(1, Math.min(4, Math.floor(cores / 2)));
 }
 
-export async function createSession(model: Uint8Array, provider: string, threads: number): Promise<InferenceSession> {
+/** `externalDataFolder`: where the graph's external-data references (externalWeights.ts) are resolved from. */
+export async function createSession(model: Uint8Array, provider: string, threads: number, externalDataFolder?: string): Promise<InferenceSession> {
   // ONNX Runtime prints a missing provider library to stderr itself; the loader's log line says it better.
   env.logLevel = 'fatal';
   return InferenceSession.create(model, {
@@ -48,6 +49,7 @@ export async function createSession(model: Uint8Array, provider: string, threads
     interOpNumThreads: 1,
     graphOptimizationLevel: 'all',
     logSeverityLevel: 4,
+    ...(externalDataFolder ? { extra: { session: { model_external_initializers_file_folder_path: externalDataFolder } } } : {}),
   });
 }
 
