@@ -26,13 +26,13 @@ export interface ModelFile {
  * Turns, in place, each initializer of the main graph that only matmuls read as their weight and whose bytes lie
  * in `file.bytes` into a reference to the same bytes in the file. Returns how many bytes now live in the file.
  */
-export function referenceWeightsInFile(model: onnx.IModelProto, file: ModelFile): number {
+export function referenceWeightsInFile(model: onnx.IModelProto, file: ModelFile, minBytes = MIN_EXTERNAL_BYTES): number {
   const graph = model.graph!;
   const onlyAsWeight = matmulWeights(graph);
   let moved = 0;
   for (const t of graph.initializer ?? []) {
     const raw = t.rawData;
-    if (!raw || raw.byteLength < MIN_EXTERNAL_BYTES || !onlyAsWeight.has(t.name!) || !isViewOf(raw, file.bytes)) continue;
+    if (!raw || raw.byteLength < minBytes || !onlyAsWeight.has(t.name!) || !isViewOf(raw, file.bytes)) continue;
     const offset = raw.byteOffset - file.bytes.byteOffset;
     t.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
     t.externalData = [
