@@ -31,12 +31,12 @@ export interface DecodeBudget {
 
 const { FLOAT, INT64 } = onnx.TensorProto.DataType;
 
-/** [1, 1, E] row -> every linear of every block, and the lm_head; with `slots`, attention over a cache too. */
-function skeletonOnnx(w: Gpt2Weights, c: Gpt2Config, dtype: Dtype, slots: number | undefined): Uint8Array {
+/** [rows, 1, E] -> every linear of every block, and the lm_head; with `slots`, attention over a cache too. */
+function skeletonOnnx(w: Gpt2Weights, c: Gpt2Config, dtype: Dtype, slots: number | undefined, rows = 1): Uint8Array {
   const E = c.nEmbd, H = c.nHead, D = headDim(c);
   const g = new GraphBuilder();
   const linear = linearFor(g, dtype);
-  const inputs = [valueInfo('x', FLOAT, [1, 1, E]), valueInfo('x4', FLOAT, [1, 1, 4 * E]), valueInfo('input_ids', INT64, [1, 1])];
+  const inputs = [valueInfo('x', FLOAT, [rows, 1, E]), valueInfo('x4', FLOAT, [rows, 1, 4 * E]), valueInfo('input_ids', INT64, [1, 1])];
   const results: string[] = [];
   for (let l = 0; l < c.nLayer; l++) {
     const p = `transformer.h.${l}`;
@@ -61,12 +61,12 @@ function skeletonOnnx(w: Gpt2Weights, c: Gpt2Config, dtype: Dtype, slots: number
   return encodeModel(g, `decode-budget-${dtype}`, inputs, [valueInfo(total, FLOAT, [])]);
 }
 
-function feedsFor(c: Gpt2Config, slots: number | undefined): Record<string, Tensor> {
+function feedsFor(c: Gpt2Config, slots: number | undefined, rows = 1): Record<string, Tensor> {
   const E = c.nEmbd, H = c.nHead, D = headDim(c);
   const row = (n: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i));
   const feeds: Record<string, Tensor> = {
-    x: new Tensor('float32', row(E), [1, 1, E]),
-    x4: new Tensor('float32', row(4 * E), [1, 1, 4 * E]),
+    x: new Tensor('float32', row(rows * E), [rows, 1, E]),
+    x4: new Tensor('float32', row(rows * 4 * E), [rows, 1, 4 * E]),
     input_ids: new Tensor('int64', BigInt64Array.of(198n), [1, 1]),
   };
   if (slots === undefined) return feeds;
@@ -104,4 +104,36 @@ export async function measureDecodeBudget(c: Gpt2Config, options: { dtype: Dtype
     }
   }
   return result as DecodeBudget;
+}
+
+/**
+ * The linears alone for `rows` rows at once against one row: what a batched step of `rows` samples cannot go
+ * below, since the weights are read once either way and the rest is arithmetic per row.
+ */
+export interface LinearsPerRows {
+  rows: number;
+  oneRowMs: Summary;
+  rowsMs: Summary;
+  ratio: number; // rows / one row, of medians
+}
+
+export async function measureLinearsPerRows(c: Gpt2Config, options: { dtype: Dtype; threads: number; rows: number; repetitions: number }): Promise<LinearsPerRows> {
+  const weights = randomWeights(c, 1);
+  const sessionOptions: InferenceSession.SessionOptions = { intraOpNumThreads: options.threads, interOpNumThreads: 1, graphOptimizationLevel: 'all' };
+  // Rounds alternate between the two (one session at a time), so that the machine's load and the first session's
+  // start-up costs hit both alike.
+  const times: [number[], number[]] = [[], []];
+  const rounds = 3;
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, rows] of [1, options.rows].entries()) {
+      const session = await InferenceSession.create(skeletonOnnx(weights, c, options.dtype, undefined, rows), sessionOptions);
+      try {
+        times[i].push(...(await timeRuns(session, feedsFor(c, undefined, rows), Math.ceil(options.repetitions / rounds))));
+      } finally {
+        await session.release();
+      }
+    }
+  }
+  const [one, many] = times.map(summarize);
+  return { rows: options.rows, oneRowMs: one, rowsMs: many, ratio: many.median / one.median };
 }

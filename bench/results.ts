@@ -3,7 +3,11 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { BenchOptions } from './benchOptions';
-import type { DecodeBudget } from './decodeBudget';
+import type { DecodeBudget, LinearsPerRows } from './decodeBudget';
+import type { GhostLatency } from './ghostLatency';
+import type { MemoryUse } from './memoryUse';
+import type { BatchedSamplesResult } from './scenarios/batchedSamples';
+import type { SpeculationResult } from './scenarios/speculation';
 import type { LlamaCppInfo } from './llamaCppPeer';
 import type { ReadBandwidth } from './readBandwidth';
 import type { ColdRequestResult } from './scenarios/coldRequest';
@@ -32,6 +36,14 @@ export interface BenchResults {
   hubLayout?: HubLayoutResult;
   /** llama.cpp's GGUF and build, when it ran as a third system in (a)-(c) (its timings are under the LLAMA_CPP key there). Absent before 2026-12-01 11:30, for q4, and where node-llama-cpp cannot load. */
   llamaCpp?: LlamaCppInfo;
+  /** (e) 3 samples as one batch vs 1 sample, and the linears alone at 3 rows vs 1 (what batching cannot go below). Absent before 2026-12-01 13:00. */
+  batchedSamples?: { results: BatchedSamplesResult[]; linears: LinearsPerRows };
+  /** (f) prompt-lookup speculation on vs off. Absent before 2026-12-01 13:00. */
+  speculation?: SpeculationResult[];
+  /** (g) keystroke to ghost text in code-server (the real-editor suite's measurement). Absent before 2026-12-01 13:00. */
+  ghostLatency?: GhostLatency | { skipped: string };
+  /** (h) the engine's memory over the Node baseline, in a child process. Absent before 2026-12-01 13:00. */
+  memory?: MemoryUse | { skipped: string };
   targets: Target[];
 }
 

@@ -1,7 +1,9 @@
 // `npm run bench [-- --quick] [--dtype q8|fp32|q4]`: the project's engine against transformers.js v4
-// generate() on the same model file, dtype, prompts, sampling (top-k 50) and thread count, in one process
-// and one run so that every ratio compares like with like; then (d) the engine on the same weights in a hub
-// download's layout against its own graph. See bench/README.md for how to read the output.
+// generate() (and llama.cpp) on the same model file, dtype, prompts, sampling (top-k 50) and thread count, in one
+// process and one run so that every ratio compares like with like; then (d) the engine on the same weights in a hub
+// download's layout against its own graph, (e) batched samples, (f) speculation, and in child processes
+// (h) memory and (g) keystroke-to-ghost-text in code-server. Every target is marked MET or MISSED.
+// See bench/README.md for how to read the output.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,7 +13,7 @@ import { onnxFileName } from '../src/worker/onnxFiles';
 import { loadTokenizer } from '../src/worker/engine/tokenizer';
 import { parseBenchOptions } from './benchOptions';
 import { BenchPrompts } from './prompts';
-import { measureDecodeBudget } from './decodeBudget';
+import { measureDecodeBudget, measureLinearsPerRows } from './decodeBudget';
 import { measureReadBandwidth } from './readBandwidth';
 import { renderChartSvg } from './report/chart';
 import { updateReadme } from './report/readme';
@@ -29,7 +31,10 @@ import { SettledSystem } from './systems/settledSystem';
 import { loadLlamaCppPeer, type LlamaCppInfo } from './llamaCppPeer';
 import { TransformersSystem } from './systems/transformersSystem';
 import { hubLayoutModel } from './hubLayoutModel';
-import { bandwidthFloor, evaluateTargets, HUB_LAYOUT } from './targets';
+import { bandwidthFloor, batchedSamplesTargets, evaluateTargets, HUB_LAYOUT, memoryTargets, speculationTargets } from './targets';
+import { measureGhostLatency } from './ghostLatency';
+import { describeMemoryUse, measureMemoryUse } from './memoryUse';
+import { runSpeculationScenario } from './scenarios/speculation';
 import { weightBytesPerToken } from './weightBytesPerToken';
 
 const REPO_ROOT = path.resolve(__dirname, '..');
@@ -110,8 +115,23 @@ async function main(): Promise<void> {
       }
     }
 
-    log('(e) batched samples: 3 alternatives of 32 tokens against 1 (its own load of the model; logged, not tabled)');
-    await runBatchedSamplesScenario(folder, { dtype: options.dtype, threads: options.threads, topK: options.topK, repetitions: options.quick ? 2 : 5 }, log);
+    // (e)-(f) load the model again each (the bench's EngineSystem keeps its decoder to itself).
+    log('(e) batched samples: 3 alternatives of 32 tokens as one batch, against 1 sample and against 3 one after another');
+    const batchedResults = await runBatchedSamplesScenario(folder, { dtype: options.dtype, threads: options.threads, topK: options.topK, repetitions: options.quick ? 2 : 5 }, log);
+    const linears = await measureLinearsPerRows(configFromHfJson(hf), { dtype: options.dtype, threads: options.threads, rows: 3, repetitions: options.decode.tokens });
+    log(`  the linears alone, 3 rows / 1 row: ${linears.rowsMs.median.toFixed(1)} / ${linears.oneRowMs.median.toFixed(1)} ms = ${linears.ratio.toFixed(2)}x`);
+    const batchedSamples = { results: batchedResults, linears };
+    log('(f) prompt-lookup speculation on and off, on a repetitive buffer and on text without repeats');
+    const speculation = await runSpeculationScenario(folder, { dtype: options.dtype, threads: options.threads, repetitions: options.quick ? 2 : 5 }, log);
+
+    // (g)-(h) run in child processes: the systems above go first, so that no idle session holds memory or a core.
+    for (const system of loaded.splice(0)) await system.dispose();
+    log('(h) memory: the engine alone in a child process, over its Node baseline');
+    const memory = await measureMemoryUse(folder, { dtype: options.dtype, threads: options.threads }).catch((error: unknown) => ({ skipped: String(error instanceof Error ? error.message : error).split('\n')[0] }));
+    log('skipped' in memory ? `  skipped: ${memory.skipped}` : `  ${describeMemoryUse(memory)}`);
+    log('(g) keystroke to ghost text in code-server (test/e2e, ~1 min)');
+    const ghostLatency = options.quick ? { skipped: 'not in a quick run' } : await measureGhostLatency(REPO_ROOT, log);
+    if ('skipped' in ghostLatency) log(`  skipped: ${ghostLatency.skipped}`);
 
     const results: BenchResults = {
       date: new Date().toISOString(),
@@ -137,7 +157,16 @@ async function main(): Promise<void> {
       budget,
       hubLayout,
       llamaCpp,
-      targets: evaluateTargets(coldRequest, typingSession, decodeSpeed, floor, hubLayout),
+      batchedSamples,
+      speculation,
+      memory,
+      ghostLatency,
+      targets: [
+        ...evaluateTargets(coldRequest, typingSession, decodeSpeed, floor, hubLayout),
+        ...batchedSamplesTargets(batchedResults),
+        ...speculationTargets(speculation),
+        ...('skipped' in memory ? [] : memoryTargets(memory)),
+      ],
     };
 
     // Only a full run is published to docs/; quick runs stay in bench/results/ (git-ignored).

@@ -1,6 +1,7 @@
-// The run as one SVG picture, three panels matching the three scenarios: (a) cold request bars,
+// The run as one SVG picture: three panels matching the first three scenarios, (a) cold request bars,
 // (b) every request of the typing session as a line per system, (c) decode ms/token against the
-// bandwidth floor. Plain SVG strings: no chart library to install, and the PNG renderer only has to
+// bandwidth floor; below them every target of the run as a bar against its limit, and (g) keystroke to
+// ghost text in the real editor. Plain SVG strings: no chart library to install, and the PNG renderer only has to
 // screenshot it.
 import type { BenchResults } from '../results';
 import { ENGINE, TRANSFORMERS } from '../targets';
@@ -8,6 +9,10 @@ import { ENGINE, TRANSFORMERS } from '../targets';
 const COLOR: Record<string, string> = { [ENGINE]: '#2563eb', [TRANSFORMERS]: '#ea580c' };
 const WIDTH = 1440; // room right of panel (c) for the floor labels
 const HEIGHT = 520;
+/** The second row: targets (left) and ghost text latency (right), one horizontal bar per line. */
+const ROW2 = { top: 530, line: 26, labelWidth: 470, barWidth: 260, ghostLeft: 1010, ghostBarWidth: 300 };
+const MET = '#16a34a';
+const MISSED = '#dc2626';
 const PANEL = { top: 112, height: 330, width: 360 };
 const PANEL_LEFT = [70, 510, 950];
 
@@ -148,16 +153,59 @@ function decodePanel(parts: string[], r: BenchResults): void {
   }
 }
 
+/** Each target on its own scale: the bar is the value, the black tick the limit; green met, red missed. */
+function targetsPanel(parts: string[], r: BenchResults): number {
+  const left = PANEL_LEFT[0] - 50;
+  parts.push(text(left, ROW2.top + 20, 'Targets of the run', 'class="title"'), text(left + 190, ROW2.top + 20, 'bar: measured, tick: the limit (each row on its own scale)', 'class="sub"'));
+  r.targets.forEach((t, i) => {
+    const y = ROW2.top + 40 + i * ROW2.line;
+    const max = Math.max(t.value, t.limit) * 1.15;
+    const x0 = left + ROW2.labelWidth;
+    const w = (v: number) => (v / max) * ROW2.barWidth;
+    parts.push(text(x0 - 8, y + 13, t.name, 'class="tiny" text-anchor="end"'));
+    parts.push(`<rect x="${x0}" y="${y + 2}" width="${w(t.value).toFixed(1)}" height="14" fill="${t.met ? MET : MISSED}" rx="2" opacity="0.85"/>`);
+    parts.push(`<line x1="${(x0 + w(t.limit)).toFixed(1)}" x2="${(x0 + w(t.limit)).toFixed(1)}" y1="${y - 1}" y2="${y + 19}" class="whisker"/>`);
+    const limit = `${t.direction === 'at least' ? '>=' : '<='} ${Number(t.limit.toFixed(2))}`;
+    parts.push(text(x0 + ROW2.barWidth + 8, y + 13, `${t.value.toFixed(2)}${t.unit === 'x' ? 'x' : ' ' + t.unit} (${limit}) ${t.met ? 'MET' : 'MISSED'}`, `class="tiny" fill="${t.met ? MET : MISSED}"`));
+  });
+  return ROW2.top + 40 + r.targets.length * ROW2.line;
+}
+
+/** (g): p50 bars with a p90 whisker, one per model and budget. */
+function ghostPanel(parts: string[], r: BenchResults): number {
+  const g = r.ghostLatency;
+  const left = ROW2.ghostLeft;
+  parts.push(text(left, ROW2.top + 20, '(g) Keystroke to ghost text, code-server', 'class="title"'));
+  if (!g || 'skipped' in g) {
+    parts.push(text(left, ROW2.top + 44, g ? `skipped: ${g.skipped}` : 'not measured in this run', 'class="sub"'));
+    return ROW2.top + 60;
+  }
+  parts.push(text(left, ROW2.top + 38, `bar p50, whisker p90; ${g.tries} keystrokes each, debounce ${g.debounceMs} ms`, 'class="sub"'));
+  const measured = g.runs.filter((run) => run.p50Ms !== undefined);
+  const max = niceMax(Math.max(1, ...measured.map((run) => run.p90Ms!)) * 1.1);
+  const w = (v: number) => (v / max) * ROW2.ghostBarWidth;
+  g.runs.forEach((run, i) => {
+    const y = ROW2.top + 56 + i * 2 * ROW2.line;
+    parts.push(text(left, y + 10, run.name, 'class="tiny"'));
+    if (run.p50Ms === undefined) return parts.push(text(left, y + 26, run.skipped ? `skipped: ${run.skipped}` : 'no ghost text', 'class="tiny"'));
+    parts.push(`<rect x="${left}" y="${y + 16}" width="${w(run.p50Ms).toFixed(1)}" height="14" fill="${COLOR[ENGINE]}" rx="2"/>`);
+    parts.push(`<line x1="${left + w(run.p50Ms)}" x2="${left + w(run.p90Ms!)}" y1="${y + 23}" y2="${y + 23}" class="whisker"/>`, `<line x1="${left + w(run.p90Ms!)}" x2="${left + w(run.p90Ms!)}" y1="${y + 17}" y2="${y + 29}" class="whisker"/>`);
+    parts.push(text(left + w(run.p90Ms!) + 6, y + 28, `${fmt(run.p50Ms)} / ${fmt(run.p90Ms!)} ms`, 'class="tiny"'));
+  });
+  return ROW2.top + 56 + g.runs.length * 2 * ROW2.line;
+}
+
 export function renderChartSvg(r: BenchResults): string {
   const parts: string[] = [];
   coldPanel(parts, r);
   typingPanel(parts, r);
   decodePanel(parts, r);
+  const height = Math.max(HEIGHT, targetsPanel(parts, r) + 40, ghostPanel(parts, r) + 40);
   const legend = [ENGINE, TRANSFORMERS].map((name, i) => `<rect x="${WIDTH - 390 + i * 200}" y="18" width="14" height="14" fill="${COLOR[name]}" rx="2"/>${text(WIDTH - 370 + i * 200, 30, name === ENGINE ? 'engine (this project)' : name, 'class="legend"')}`).join('');
   const { options: o, model } = r;
   const title = `local-gpt2 engine vs transformers.js generate(): GPT-2 ${model.nLayer} layers x ${model.nEmbd} dims, ${o.dtype}, ${o.threads} threads`;
   const footer = `${r.date.slice(0, 10)} · ${r.machine.cpu}, ${r.machine.cores} cores, shared machine (load avg ${r.machine.loadAverage.start[0].toFixed(1)} at start, ${r.machine.loadAverage.end[0].toFixed(1)} at end) · read bandwidth ${r.floor.gbPerSecond.toFixed(1)} GB/s · weights ${(r.floor.weightBytesPerToken / 1e6).toFixed(1)} MB/token · ${model.file}${o.quick ? ' · QUICK RUN' : ''}`;
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
 <style>
   .title { font-size: 17px; font-weight: bold; fill: #111827 }
   .sub { font-size: 12px; fill: #4b5563 }
@@ -178,6 +226,6 @@ export function renderChartSvg(r: BenchResults): string {
 ${text(20, 30, title, 'class="title"')}
 ${legend}
 ${parts.join('\n')}
-${text(20, HEIGHT - 16, footer, 'class="tiny"')}
+${text(20, height - 16, footer, 'class="tiny"')}
 </svg>`;
 }

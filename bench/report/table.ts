@@ -1,7 +1,7 @@
 // The human-readable summary printed at the end of a run: one row per measured quantity, the engine and
 // transformers.js side by side, their ratio, and the target where the issue sets one.
 import type { BenchResults } from '../results';
-import { ENGINE, HUB_LAYOUT, LLAMA_CPP, TRANSFORMERS } from '../targets';
+import { ENGINE, HUB_LAYOUT, LLAMA_CPP, TRANSFORMERS, type Target } from '../targets';
 
 const ms = (v: number) => (v >= 100 ? v.toFixed(0) : v.toFixed(1)) + ' ms';
 const ratio = (v: number) => v.toFixed(2) + 'x';
@@ -9,10 +9,7 @@ const mb = (bytes: number) => (bytes / 1e6).toFixed(1) + ' MB';
 
 export function formatTable(r: BenchResults): string {
   const rows: string[][] = [['', ENGINE, TRANSFORMERS, 'engine/tjs', 'target']];
-  const verdict = (name: string) => {
-    const t = r.targets.find((x) => x.name.startsWith(name))!;
-    return `${t.unit === 'x' ? '<= ' + t.limit : '<= ' + t.limit + 'x floor'} ${t.met ? 'MET' : 'MISSED'}`;
-  };
+  const verdict = (name: string) => verdictOf(r.targets.find((x) => x.name.startsWith(name))!);
   const pair = (label: string, e: number, t: number, target = '') => rows.push([label, ms(e), ms(t), ratio(e / t), target]);
 
   const c = r.coldRequest;
@@ -94,6 +91,55 @@ export function formatTable(r: BenchResults): string {
     }
   }
 
+  const e = r.batchedSamples;
+  if (e) {
+    const [first] = e.results;
+    rows.push([`(e) batched samples: ${first.samples} samples x ${first.newTokens} tokens (the prompt already cached), median of ${first.oneMs.n}`]);
+    rows.push(['', '1 sample', `${first.samples} batched`, 'batched/1']);
+    for (const b of e.results) {
+      rows.push([`    after a ${b.promptTokens}-token prompt`, ms(b.oneMs.median), ms(b.batchedMs.median), ratio(b.batchedRatio), verdict(`${b.samples} samples batched / 1 sample, ${b.promptTokens}-token`)]);
+      rows.push([`      ${b.samples} one after another`, '', ms(b.sequentialMs.median), ratio(b.sequentialRatio)]);
+    }
+    rows.push([`    the linears alone, ${e.linears.rows} rows (a floor)`, ms(e.linears.oneRowMs.median), ms(e.linears.rowsMs.median), ratio(e.linears.ratio)]);
+  }
+
+  const spec = r.speculation;
+  if (spec) {
+    rows.push([`(f) prompt-lookup speculation: ${spec[0].newTokens} new tokens (the prompt already cached), tokens/s, median of ${spec[0].plainTokensPerS.n}`]);
+    rows.push(['', 'off', 'on', 'on/off']);
+    for (const x of spec) {
+      rows.push([`    ${x.case}`, tokensPerS(x.plainTokensPerS.median), tokensPerS(x.speculativeTokensPerS.median), ratio(x.ratio), verdict(`speculation on / off tokens/s, ${x.case}`)]);
+      // Greedy must give the very same text. Sampled q8 text may differ: the verify pass quantizes its activations
+      // over all its positions at once, so its logits differ from one-token steps in the last bits.
+      const same = x.sameText ? 'same' : x.case.includes('greedy') ? '!!! DIFFERENT' : 'differs';
+      rows.push([`      drafted tokens accepted; same text as off`, '', x.draftsAccepted, same]);
+    }
+  }
+
+  const g = r.ghostLatency;
+  if (g && 'skipped' in g) rows.push([`(g) keystroke to ghost text in code-server: skipped (${g.skipped})`]);
+  else if (g) {
+    rows.push([`(g) keystroke to ghost text in code-server: ${g.what}, ${g.tries} keystrokes each, debounce ${g.debounceMs} ms`]);
+    rows.push(['', 'p50', 'p90', 'shown']);
+    for (const run of g.runs) {
+      if (run.skipped) rows.push([`    ${run.name}`, 'skipped', '', '', run.skipped]);
+      else rows.push([`    ${run.name}`, run.p50Ms === undefined ? '-' : ms(run.p50Ms), run.p90Ms === undefined ? '-' : ms(run.p90Ms), `${run.timesMs.length} of ${run.timesMs.length + run.misses}`]);
+    }
+  }
+
+  const m = r.memory;
+  if (m && 'skipped' in m) rows.push([`(h) memory: skipped (${m.skipped})`]);
+  else if (m) {
+    rows.push([`(h) memory over the Node baseline (the engine alone in a child process), weights ${mb(m.weightBytes)}`]);
+    rows.push(['', 'MB', 'x weights']);
+    for (const load of ['remembered', 'first'] as const) {
+      const l = m[load];
+      const what = load === 'remembered' ? 'load with the probe remembered (usual)' : 'first load (probes the file as shipped)';
+      rows.push([`    ${what}: held after a generation`, `${(l.afterGenerateMB - l.baselineMB).toFixed(0)} MB`, ratio(l.residentRatio), '', verdict(`memory held after load and a generation / weight bytes, ${load}`)]);
+      rows.push([`      peak while loading`, `${(l.peakLoadMB - l.baselineMB).toFixed(0)} MB`, ratio(l.peakRatio), '', verdict(`memory peak while loading / weight bytes, ${load}`)]);
+    }
+  }
+
   const widths = rows[0].map((_, i) => Math.max(...rows.filter((row) => row.length > 1).map((row) => (row[i] ?? '').length)));
   const lines = rows.map((row) => (row.length === 1 ? row[0] : row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i]))).join('  ').trimEnd()));
 
@@ -127,6 +173,15 @@ export function formatTable(r: BenchResults): string {
     ...notMapped,
   ].join('\n');
 }
+
+/** "<= 1.3 MET", ">= 1.5 MISSED", "<= 2x floor MET", "<= 1.2x weights MISSED". */
+function verdictOf(t: Target): string {
+  const limit = Number(t.limit.toFixed(2));
+  const unit = t.unit === 'x' ? '' : t.unit;
+  return `${t.direction === 'at least' ? '>=' : '<='} ${limit}${unit} ${t.met ? 'MET' : 'MISSED'}`;
+}
+
+const tokensPerS = (v: number) => `${v.toFixed(1)} tok/s`;
 
 function tokens(range: { min: number; max: number }): string {
   return range.min === range.max ? String(range.min) : `${range.min}-${range.max}`;

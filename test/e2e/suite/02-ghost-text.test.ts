@@ -16,6 +16,7 @@ import {
   waitFor,
   skipWithoutBrowser,
 } from './helpers';
+import { GHOST_LATENCY_FILE, type GhostLatencyFile, type LatencyMode, type LatencyRun } from '../ghostLatencyFile';
 
 suite('ghost text', () => {
   suiteSetup(function () {
@@ -62,18 +63,6 @@ suite('ghost text', () => {
 const GHOST_SETTLE_MS = 100;
 const LATENCY_TRIES = 8;
 
-interface LatencyMode {
-  name: string;
-  model: 'tiny' | '124m-q8';
-  latencyBudgetMs: number;
-}
-interface LatencyRun extends LatencyMode {
-  p50Ms?: number;
-  p90Ms?: number;
-  timesMs: number[];
-  misses: number;
-  skipped?: string;
-}
 
 suite('keystroke-to-ghost-text latency', () => {
   const repo = process.env.LOCAL_GPT2_E2E_REPO ?? '';
@@ -91,9 +80,9 @@ suite('keystroke-to-ghost-text latency', () => {
     skipWithoutBrowser(this); // it looks at the rendered page
     this.timeout(900_000);
     for (const mode of modes) runs.push(await measure(mode, big));
-    const file = path.join(repo, 'test-results', 'e2e', 'ghost-latency.json');
+    const file = path.join(repo, GHOST_LATENCY_FILE);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const written = { measured: new Date().toISOString(), tries: LATENCY_TRIES, debounceMs: 50, what: 'last keystroke to ghost text in the DOM', runs };
+    const written: GhostLatencyFile = { measured: new Date().toISOString(), tries: LATENCY_TRIES, debounceMs: 50, what: 'last keystroke to ghost text in the DOM', runs };
     fs.writeFileSync(file, JSON.stringify(written, null, 2) + '\n');
     for (const [i, run] of runs.entries()) {
       const test = this.test?.parent?.tests[i];
