@@ -8,12 +8,13 @@ import { EngineError, errorMessage } from '../errors';
 import { AS_SHIPPED, Gpt2Decoder, type DecoderShape, type GraphOutputs } from './decoder';
 import { probeLogits, probeMismatch, type ProbeTolerance } from './probe';
 import { createSession, firstLine, gpuProviders, missingPrerequisite, providerStatus } from './session';
+import { collectGarbageNow, ShippedGraph } from './shippedGraph';
 
 export interface GraphCandidate {
   /** Said in the log and in ModelInfo.graph, e.g. "the engine's graph on the export's q8 weights". */
   description: string;
   /** Builds the graph; throws when it cannot (e.g. the weights cannot be mapped). */
-  build(): Uint8Array;
+  build(): Uint8Array | Promise<Uint8Array>;
   outputs: GraphOutputs;
   /**
    * Set by build() when the graph's weights are references into the model file (externalWeights.ts): the file's
@@ -25,7 +26,7 @@ export interface GraphCandidate {
 
 export interface GraphChoiceRequest {
   file: string; // the model file, for messages
-  shipped: Uint8Array; // the graph as shipped: the reference, and the last resort
+  shipped: Uint8Array | ShippedGraph; // the graph as shipped: the reference, and the last resort
   candidates: GraphCandidate[]; // fastest first
   shape: DecoderShape;
   tolerance: ProbeTolerance;
@@ -60,8 +61,12 @@ export async function chooseGraph(request: GraphChoiceRequest): Promise<ChosenGr
 }
 
 /** The probe logits of the file as shipped, on the CPU; its session is released before any other loads. */
-async function probeShipped({ file, shipped, shape, threads }: GraphChoiceRequest): Promise<Float32Array[]> {
-  const loaded = await loadOnCpu(shipped, AS_SHIPPED, shape, threads).catch((error) => {
+async function probeShipped(request: GraphChoiceRequest): Promise<Float32Array[]> {
+  const { file, shape, threads } = request;
+  const loaded = await loadShippedWithWeightsInFile(request).catch((error: unknown) => {
+    request.log(`${file}: the file as shipped with its weights read from the file: ONNX Runtime refused it (${firstLine(error)}); loading it with the weights inside the graph`);
+    return undefined;
+  }) ?? await shippedBytes(request).then((bytes) => loadOnCpu(bytes, AS_SHIPPED, shape, threads)).catch((error) => {
     throw new EngineError('model-files', `${file}: ONNX Runtime could not load it (${firstLine(error)})`);
   });
   return probeLogits(loaded.decoder)
@@ -86,9 +91,23 @@ async function chooseAgainst(want: Float32Array[], request: GraphChoiceRequest, 
   if (!chosen && !shippedAsLastResort) return undefined;
   if (!chosen) {
     log(`${file}: running the file as shipped (slower: the whole KV cache crosses into JavaScript every step)`);
-    chosen = { ...(await loadOnCpu(request.shipped, AS_SHIPPED, shape, threads)), reference: want, bytes: request.shipped, description: 'the file as shipped', device: 'cpu' };
+    const bytes = await shippedBytes(request);
+    chosen = { ...(await loadOnCpu(bytes, AS_SHIPPED, shape, threads)), reference: want, bytes, description: 'the file as shipped', device: 'cpu' };
   }
   return request.device === 'gpu' ? onGpu(chosen, want, request) : chosen;
+}
+
+/** The probe's session on the file as shipped, its matmul weights read from the file; undefined when it has none such. */
+async function loadShippedWithWeightsInFile(request: GraphChoiceRequest) {
+  if (!(request.shipped instanceof ShippedGraph)) return undefined;
+  const graph = await request.shipped.withWeightsInFile();
+  if (!graph) return undefined;
+  if (request.shipped.release()) collectGarbageNow();
+  return loadOnCpu(graph.bytes, AS_SHIPPED, request.shape, request.threads, graph.externalDataFolder);
+}
+
+async function shippedBytes({ shipped }: GraphChoiceRequest): Promise<Uint8Array> {
+  return shipped instanceof ShippedGraph ? shipped.bytes() : shipped;
 }
 
 async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number, externalDataFolder?: string) {
@@ -105,10 +124,12 @@ async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: Decode
 async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], request: GraphChoiceRequest) {
   let bytes: Uint8Array;
   try {
-    bytes = candidate.build();
+    bytes = await candidate.build();
   } catch (error) {
     return `it cannot be built (${errorMessage(error)})`;
   }
+  // The file's bytes are read again should anything still need them; onnxruntime loads without them in memory.
+  if (request.shipped instanceof ShippedGraph && request.shipped.release()) collectGarbageNow();
   let loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads, candidate.externalDataFolder).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
   if (typeof loaded === 'string' && candidate.externalDataFolder) {
     // The same graph with its weights inside it, as every graph was loaded before externalWeights.ts.
@@ -116,10 +137,11 @@ async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], req
     candidate.inlineWeights = true;
     candidate.externalDataFolder = undefined;
     try {
-      bytes = candidate.build();
+      bytes = await candidate.build();
     } catch (error) {
       return `it cannot be built (${errorMessage(error)})`;
     }
+    if (request.shipped instanceof ShippedGraph && request.shipped.release()) collectGarbageNow();
     loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
   }
   if (typeof loaded === 'string') return loaded;

@@ -12,13 +12,14 @@ import { gpt2Model } from '../gpt2/graph';
 import { GRAPH_PRODUCER } from '../gpt2/onnxBuilder';
 import { ENGINE_OUTPUTS, LEAN_OUTPUTS, type Gpt2Decoder } from './decoder';
 import { decodeOnnx } from './decodeOnnx';
-import { referenceWeightsInFile, type ModelFile } from './externalWeights';
+import { referenceWeightsInFile } from './externalWeights';
 import { checkConfigAgainstGraph } from './graphCheck';
 import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
-import { checkModelFile, findGraph, readConfig, READ_LIMITS } from './modelFiles';
+import { checkModelFile, findGraph, readConfig, readGraphBytes, READ_LIMITS } from './modelFiles';
 import type { ProbeTolerance } from './probe';
 import { ProbeRecord } from './probeRecord';
+import { ShippedGraph } from './shippedGraph';
 import { loadTokenizer, type TextCodec } from './tokenizer';
 
 export interface LoadedModel {
@@ -51,26 +52,15 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
   const log = request.log ?? (() => undefined);
   const config = await readConfig(folder);
-  const source = await findGraph(folder, dtype);
+  // Nothing here holds the file's bytes: `shipped` lets go of them while onnxruntime loads (shippedGraph.ts).
+  const { file, shipped, candidates } = await openGraph(folder, dtype, config);
   const codec = await loadTokenizerFrom(folder);
-  let shipped: Uint8Array;
-  let candidates: GraphCandidate[];
-  if (source.kind === 'checkpoint') {
-    const { convertCheckpoint } = await import('./convertCheckpoint'); // a fine-tune without an ONNX export
-    shipped = await convertCheckpoint(source.file, config, dtype);
-    candidates = [leanRewrite(shipped, config, `the engine's graph written from ${path.basename(source.file)}`)];
-  } else {
-    checkConfigAgainstGraph(config, source.model, path.join(folder, 'config.json'), source.file);
-    shipped = source.bytes;
-    const file = source.asFile ? { path: source.file, bytes: source.bytes } : undefined;
-    candidates = source.model.producerName === GRAPH_PRODUCER ? [leanRewrite(shipped, config, "the engine's own graph", true, file)] : exportCandidates(source.model, shipped, config, file);
-  }
   const shape = { nLayer: config.nLayer, nHead: config.nHead, headDim: headDim(config), maxPositions: config.nPositions, vocabSize: config.vocabSize };
-  const record = request.probeCacheDir ? ProbeRecord.of(request.probeCacheDir, shipped) : undefined;
+  const record = request.probeCacheDir ? ProbeRecord.of(request.probeCacheDir, await shipped.bytes()) : undefined;
   const remembered = await record?.read(config.vocabSize);
-  const chosen = await chooseGraph({ file: source.file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log, remembered });
+  const chosen = await chooseGraph({ file, shipped, candidates, shape, tolerance: TOLERANCE[dtype], device: request.device, threads: request.threads, log, remembered });
   if (chosen.reference !== remembered) await record?.write(chosen.reference);
-  log(`${source.file}: running ${chosen.description}`);
+  log(`${file}: running ${chosen.description}`);
   const info: ModelInfo = {
     name: request.name,
     nLayer: config.nLayer,
@@ -81,7 +71,7 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
     dtype,
     device: chosen.device,
     fallbackReason: chosen.fallbackReason,
-    files: [path.join(folder, 'config.json'), path.join(folder, 'tokenizer.json'), source.file],
+    files: [path.join(folder, 'config.json'), path.join(folder, 'tokenizer.json'), file],
     graph: chosen.description,
   };
   const { session } = chosen; // not `chosen`: it holds the graph's bytes and the probe logits, garbage after the load
@@ -89,32 +79,54 @@ export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
 }
 
 /**
+ * The graph to run and what to try: the file as found (its bytes in a ShippedGraph, which candidates decode again
+ * when they build), checked against config.json, or a checkpoint converted in memory. Returns nothing that holds
+ * the file's bytes (no decoded model, no closure over `source`).
+ */
+async function openGraph(folder: string, dtype: Dtype, config: Gpt2Config): Promise<{ file: string; shipped: ShippedGraph; candidates: GraphCandidate[] }> {
+  const source = await findGraph(folder, dtype);
+  const file = source.file;
+  if (source.kind === 'checkpoint') {
+    const { convertCheckpoint } = await import('./convertCheckpoint'); // a fine-tune without an ONNX export
+    const shipped = ShippedGraph.inMemory(file, await convertCheckpoint(file, config, dtype));
+    return { file, shipped, candidates: [leanRewrite(shipped, config, `the engine's graph written from ${path.basename(file)}`)] };
+  }
+  checkConfigAgainstGraph(config, source.model, path.join(folder, 'config.json'), file);
+  const shipped = await ShippedGraph.ofFile(file, source.bytes, () => readGraphBytes(file, folder), source.asFile);
+  const inFile = source.asFile ? file : undefined; // its weights can be read from the file (externalWeights.ts)
+  const own = source.model.producerName === GRAPH_PRODUCER;
+  return { file, shipped, candidates: own ? [leanRewrite(shipped, config, "the engine's own graph", true, inFile)] : exportCandidates(shipped, config, inFile) };
+}
+
+/**
  * A downloaded export, fastest first: the engine's own graph on the export's weights (one graph for every
  * layout, q8 weights kept as shipped), then the export rewritten to return only the new keys/values.
  */
-function exportCandidates(model: onnx.ModelProto, shipped: Uint8Array, config: Gpt2Config, file?: ModelFile): GraphCandidate[] {
+function exportCandidates(shipped: ShippedGraph, config: Gpt2Config, inFile?: string): GraphCandidate[] {
   const mapped: GraphCandidate = {
     description: "the engine's graph on the file's weights",
     outputs: ENGINE_OUTPUTS,
-    build: () => {
-      const found = weightsFromExport(model, config);
+    build: async () => {
+      const bytes = await shipped.bytes();
+      const found = weightsFromExport(decodeOnnx(bytes), config);
       mapped.description = `the engine's graph on the file's ${found.dtype} weights`;
       const graph = gpt2Model(found.weights, config, found.dtype);
-      weightsInFile(mapped, graph, file);
+      weightsInFile(mapped, graph, inFile, bytes);
       return makeLeanGraph(graph).bytes;
     },
   };
-  return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values', false, file)];
+  return [mapped, leanRewrite(shipped, config, 'the file rewritten to return only new keys/values', false, inFile)];
 }
 
 /** `ownGraph`: the file is the engine's own graph (graph.ts), whose rows can share one past. */
-function leanRewrite(bytes: Uint8Array, config: Gpt2Config, description: string, ownGraph = false, file?: ModelFile): GraphCandidate {
+function leanRewrite(shipped: ShippedGraph, config: Gpt2Config, description: string, ownGraph = false, inFile?: string): GraphCandidate {
   const candidate: GraphCandidate = {
     description,
     outputs: LEAN_OUTPUTS(true),
-    build: () => {
+    build: async () => {
+      const bytes = await shipped.bytes();
       const graph = decodeOnnx(bytes);
-      weightsInFile(candidate, graph, file);
+      weightsInFile(candidate, graph, inFile, bytes);
       const lean = makeLeanGraph(graph, { positionTableRows: config.nPositions });
       candidate.outputs = ownGraph && lean.lastLogitsOnly ? ENGINE_OUTPUTS : LEAN_OUTPUTS(lean.lastLogitsOnly);
       return lean.bytes;
@@ -123,10 +135,13 @@ function leanRewrite(bytes: Uint8Array, config: Gpt2Config, description: string,
   return candidate;
 }
 
-/** The graph's matmul weights as references into the model file (externalWeights.ts), unless the candidate must hold them. */
-function weightsInFile(candidate: GraphCandidate, graph: onnx.IModelProto, file: ModelFile | undefined): void {
-  const referenced = file && !candidate.inlineWeights ? referenceWeightsInFile(graph, file) : 0;
-  candidate.externalDataFolder = referenced > 0 ? path.dirname(file!.path) : undefined;
+/**
+ * The graph's matmul weights as references into the model file (externalWeights.ts), unless the candidate must
+ * hold them: `file` is the file's path when `bytes`, which the graph's weights are views of, are its own.
+ */
+function weightsInFile(candidate: GraphCandidate, graph: onnx.IModelProto, file: string | undefined, bytes: Uint8Array): void {
+  const referenced = file && !candidate.inlineWeights ? referenceWeightsInFile(graph, { path: file, bytes }) : 0;
+  candidate.externalDataFolder = referenced > 0 ? path.dirname(file!) : undefined;
 }
 
 async function loadTokenizerFrom(folder: string): Promise<TextCodec> {

@@ -50,6 +50,11 @@ export async function findGraph(folder: string, dtype: Dtype): Promise<GraphSour
   throw new EngineError('model-files', `${folder}: no ${dtype} model (looked for ${onnxCandidates(dtype).join(', ')}, model.safetensors)${found}`);
 }
 
+/** The graph's bytes read again, as findGraph read them (external data moved in). */
+export async function readGraphBytes(file: string, folder: string): Promise<Uint8Array> {
+  return (await readOnnx(file, folder)).bytes;
+}
+
 async function readOnnx(file: string, folder: string): Promise<{ model: onnx.ModelProto; bytes: Uint8Array; asFile: boolean }> {
   const bytes = await readModelFile(file, READ_LIMITS.onnx);
   if (bytes.length === 0) throw new EngineError('model-files', `${file}: the file is empty (0 bytes)`);
