@@ -61,6 +61,22 @@ describe('weights read from the model file', function () {
     assert.deepEqual(await run(referenced, work), await run(bytes));
   });
 
+  it('weights that If branches read are referenced only when asked (the short-lived probe session)', () => {
+    const W = Float32Array.from({ length: K * N }, (_, i) => i);
+    const branch = (name: string): onnx.IGraphProto => ({ name, node: [{ opType: 'MatMul', input: ['x', 'W'], output: [`${name}_y`] }], output: [{ name: `${name}_y` }] });
+    const model = onnx.ModelProto.create({
+      graph: {
+        initializer: [{ name: 'W', dataType: DT.FLOAT, dims: [K, N], rawData: new Uint8Array(W.buffer) }],
+        node: [{ opType: 'If', input: ['cond'], output: ['y'], attribute: [{ name: 'then_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('a') }, { name: 'else_branch', type: onnx.AttributeProto.AttributeType.GRAPH, g: branch('b') }] }],
+        output: [{ name: 'y' }],
+      },
+    });
+    const bytes = onnx.ModelProto.encode(model).finish();
+    const file = { path: path.join(work, 'model.onnx'), bytes };
+    assert.equal(referenceWeightsInFile(decodeOnnx(bytes), file, 1024), 0);
+    assert.equal(referenceWeightsInFile(decodeOnnx(bytes), file, 1024, true), K * N * 4);
+  });
+
   it('leaves bytes that are not a view of the file alone', () => {
     const bytes = smallModel();
     const model = decodeOnnx(bytes);

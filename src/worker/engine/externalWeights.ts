@@ -25,10 +25,13 @@ export interface ModelFile {
 /**
  * Turns, in place, each initializer of the main graph that only matmuls read as their weight and whose bytes lie
  * in `file.bytes` into a reference to the same bytes in the file. Returns how many bytes now live in the file.
+ * `inSubgraphs`: also weights that matmuls inside If branches read (Optimum's merged exports). onnxruntime may not
+ * prepack those (outer-scope initializers), so their mapping may stay: only for a session that is soon released
+ * (the load probe of the file as shipped).
  */
-export function referenceWeightsInFile(model: onnx.IModelProto, file: ModelFile, minBytes = MIN_EXTERNAL_BYTES): number {
+export function referenceWeightsInFile(model: onnx.IModelProto, file: ModelFile, minBytes = MIN_EXTERNAL_BYTES, inSubgraphs = false): number {
   const graph = model.graph!;
-  const onlyAsWeight = matmulWeights(graph);
+  const onlyAsWeight = matmulWeights(graph, inSubgraphs);
   let moved = 0;
   for (const t of graph.initializer ?? []) {
     const raw = t.rawData;
@@ -50,22 +53,21 @@ function isViewOf(raw: Uint8Array, bytes: Uint8Array): boolean {
   return raw.buffer === bytes.buffer && raw.byteOffset >= bytes.byteOffset && raw.byteOffset + raw.byteLength <= bytes.byteOffset + bytes.byteLength;
 }
 
-/** Names read only as input 1 of a prepacking matmul, anywhere; a name a subgraph reads is left alone. */
-function matmulWeights(graph: onnx.IGraphProto): Set<string> {
+/**
+ * Names read only as input 1 of a prepacking matmul; a name a subgraph reads is left alone, unless `inSubgraphs`,
+ * where subgraphs' nodes count as the main graph's do.
+ */
+function matmulWeights(graph: onnx.IGraphProto, inSubgraphs: boolean): Set<string> {
   const weights = new Set<string>();
   const other = new Set<string>();
-  for (const n of graph.node ?? []) {
-    (n.input ?? []).forEach((input, i) => (i === 1 && PREPACKED_WEIGHT_OPS.has(n.opType!) ? weights : other).add(input));
-    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) namesRead(sub, other);
-  }
-  for (const o of graph.output ?? []) other.add(o.name!);
+  const visit = (g: onnx.IGraphProto, isMain: boolean) => {
+    for (const n of g.node ?? []) {
+      (n.input ?? []).forEach((input, i) => (i === 1 && PREPACKED_WEIGHT_OPS.has(n.opType!) && (isMain || inSubgraphs) ? weights : other).add(input));
+      for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) visit(sub, false);
+    }
+    for (const o of g.output ?? []) other.add(o.name!);
+  };
+  visit(graph, true);
   for (const name of other) weights.delete(name);
   return weights;
-}
-
-function namesRead(graph: onnx.IGraphProto, into: Set<string>): void {
-  for (const n of graph.node ?? []) {
-    for (const i of n.input ?? []) into.add(i);
-    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) if (sub) namesRead(sub, into);
-  }
 }

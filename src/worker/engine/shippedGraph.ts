@@ -46,13 +46,15 @@ export class ShippedGraph {
 
   /**
    * The graph as shipped with its matmul-only weights read from the file (externalWeights.ts): the same
-   * computation, without a copy of those weights in the bytes; undefined when none can be.
+   * computation, without a copy of those weights in the bytes; undefined when none can be. For a short-lived
+   * session (the load probe): weights that If branches read may stay mapped while it lives.
    */
   async withWeightsInFile(): Promise<{ bytes: Uint8Array; externalDataFolder: string } | undefined> {
     if (!this.asFile) return undefined;
     const bytes = await this.bytes();
     const model = decodeOnnx(bytes);
-    if (referenceWeightsInFile(model, { path: this.file, bytes }) === 0) return undefined;
+    // For the load probe only (a session released right after it): weights inside If branches too.
+    if (referenceWeightsInFile(model, { path: this.file, bytes }, undefined, true) === 0) return undefined;
     return { bytes: onnx.ModelProto.encode(model).finish(), externalDataFolder: path.dirname(this.file) };
   }
 
