@@ -14,6 +14,10 @@ import { makeLeanGraph } from '../../src/worker/engine/leanGraph';
 import { loadModel } from '../../src/worker/engine/loadModel';
 import { createSession } from '../../src/worker/engine/session';
 import { GraphBuilder, modelOf, valueInfo } from '../../src/worker/gpt2/onnxBuilder';
+import { configFromHfJson } from '../../src/worker/gpt2/config';
+import { weightsFromExport } from '../../src/worker/gpt2/fromExport';
+import { gpt2Model } from '../../src/worker/gpt2/graph';
+import { exportFolder } from '../support/hfExport';
 import { tinyModelDir } from '../support/tinyModel';
 
 const DT = onnx.TensorProto.DataType;
@@ -75,6 +79,20 @@ describe('weights read from the model file', function () {
     const file = { path: path.join(work, 'model.onnx'), bytes };
     assert.equal(referenceWeightsInFile(decodeOnnx(bytes), file, 1024), 0);
     assert.equal(referenceWeightsInFile(decodeOnnx(bytes), file, 1024, true), K * N * 4);
+  });
+
+  it("the engine's graph on an fp32 export's weights refers to the file's own bytes, though the loader reads aligned copies", () => {
+    const folder = exportFolder('onnx-community-layout');
+    const file = path.join(folder, 'onnx/model.onnx');
+    const bytes = fs.readFileSync(file);
+    const config = configFromHfJson(JSON.parse(fs.readFileSync(path.join(folder, 'config.json'), 'utf8')));
+    const found = weightsFromExport(decodeOnnx(bytes), config);
+    assert.equal(found.dtype, 'fp32');
+    const graph = gpt2Model(found.weights, config, found.dtype);
+    const E = config.nEmbd;
+    const blockMatmuls = config.nLayer * (E * 3 * E + E * E + 2 * E * 4 * E) * 4;
+    // the block matrices (and an lm_head of the export's own, if any); the token table is also gathered
+    assert.ok(referenceWeightsInFile(graph, { path: file, bytes }, 1) >= blockMatmuls);
   });
 
   it('leaves bytes that are not a view of the file alone', () => {

@@ -6,6 +6,7 @@
 // is fixed. Per block, in order: ln_1, c_attn, c_proj, ln_2, c_fc, mlp.c_proj; then ln_f and the lm_head.
 import { onnx } from 'onnx-proto';
 import type { Gpt2Config } from './config';
+import { storedBytes } from './onnxBuilder';
 import { isInt8, type Gpt2Block, type Gpt2Weights, type Int8Matrix, type LayerNorm, type Linear, type Matrix } from './weights';
 
 const DT = onnx.TensorProto.DataType;
@@ -245,7 +246,9 @@ function floatsOf(t: onnx.ITensorProto): Float32Array {
   if (t.dataType !== DT.FLOAT) throw new Error(`${t.name}: expected float32 values, found data type ${t.dataType}`);
   const raw = rawOf(t);
   if (!raw) return Float32Array.from(t.floatData ?? []);
-  return new Float32Array(copyOf(raw).buffer);
+  const values = new Float32Array(copyOf(raw).buffer);
+  storedBytes.set(values, raw); // a graph built from the copy refers to the file's own bytes (onnxBuilder.ts)
+  return values;
 }
 
 function intsOf(t: onnx.ITensorProto): Int8Array | Uint8Array {

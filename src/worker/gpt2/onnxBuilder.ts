@@ -9,6 +9,13 @@ type Dim = number | string; // numeric or symbolic
 type AttrValue = number | number[] | { float: number } | { string: string }; // plain numbers are INT attributes
 export const float = (v: number) => ({ float: v });
 
+/**
+ * Arrays that are copies of bytes stored elsewhere (a model file's, fromExport.ts): an initializer made from one
+ * carries the stored bytes themselves (the same values), so the loader can refer to them in the file instead of
+ * handing onnxruntime a copy (src/worker/engine/externalWeights.ts).
+ */
+export const storedBytes = new WeakMap<ArrayBufferView, Uint8Array>();
+
 /** Collects nodes and initializers; every op returns the names of its fresh output tensors. */
 export class GraphBuilder {
   readonly nodes: onnx.INodeProto[] = [];
@@ -40,7 +47,7 @@ export class GraphBuilder {
   }
 
   init(name: string, dataType: number, dims: number[], data: ArrayBufferView): string {
-    const rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    const rawData = storedBytes.get(data) ?? new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     this.initializers.push({ name, dataType, dims, rawData });
     return name;
   }
