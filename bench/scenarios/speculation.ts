@@ -111,7 +111,7 @@ export async function runSpeculationScenario(
     return [
       await runSpeculation(model.decoder, model.codec, 'repetitive buffer, greedy', repetitivePrompt(prompts), { ...common, topK: 1 }),
       await runSpeculation(model.decoder, model.codec, 'text without repeats, top-k 50', PLAIN_PROMPT, { ...common, topK: 50 }),
-      await runSpeculation(model.decoder, model.codec, 'prose prompt, greedy (the random model repeats its own output)', PLAIN_PROMPT, { ...common, topK: 1 }),
+      await runSpeculation(model.decoder, model.codec, 'prose, greedy (the random model repeats itself)', PLAIN_PROMPT, { ...common, topK: 1 }),
     ];
   } finally {
     await model.dispose();
