@@ -117,15 +117,24 @@ function startDriver(getPage: () => Page | undefined, shots: string, hub: Loopba
     keys: async (body, page) => {
       await page.locator('.monaco-editor.focused').first().waitFor({ timeout: 5000 });
       await page.keyboard.type(String(body.text), { delay: 15 });
-      return { ok: true };
+      return { ok: true, typedAt: Date.now() }; // the last key is typed: wall clock, comparable with the page's
     },
     ghost: async (body, page) => {
-      const ghost = page.locator('.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview');
-      const visible = await ghost
-        .first()
-        .waitFor({ state: 'visible', timeout: Math.max(1, Number(body.timeoutMs) || 0) })
-        .then(() => true, () => false);
-      if (!visible) return { visible: false, text: '', count: 0 };
+      const selector = '.monaco-editor .ghost-text-decoration, .monaco-editor .ghost-text-decoration-preview';
+      const ghost = page.locator(selector);
+      // Checked in the page at every animation frame, which also notes the wall-clock time it first saw the text:
+      // locator.waitFor polls at growing intervals (up to 500 ms apart), which would round latencies up to them.
+      const seenAt = await page
+        .waitForFunction(
+          (sel: string) => {
+            const page = globalThis as unknown as { document: { querySelectorAll(s: string): Iterable<{ getClientRects(): { length: number } }> } };
+            return [...page.document.querySelectorAll(sel)].some((e) => e.getClientRects().length > 0) && Date.now(); // in the page: no DOM types here
+          },
+          selector,
+          { polling: 'raf', timeout: Math.max(1, Number(body.timeoutMs) || 0) },
+        )
+        .then((handle) => handle.jsonValue() as Promise<number>, () => undefined);
+      if (seenAt === undefined) return { visible: false, text: '', count: 0 };
       await sleep(100); // let the line finish rendering
       const inline = await ghost.allInnerTexts();
       const lines = await page.locator('.monaco-editor .ghost-text .view-line').allInnerTexts();
@@ -135,7 +144,7 @@ function startDriver(getPage: () => Page | undefined, shots: string, hub: Loopba
         screenshot = path.join(shots, `${body.screenshot}.png`);
         await page.screenshot({ path: screenshot });
       }
-      return { visible: true, text, count: inline.length, screenshot };
+      return { visible: true, text, count: inline.length, screenshot, seenAt };
     },
     status: async (_body, page) =>
       // A self-contained expression (no function from this file: tsx may wrap those with helpers the page lacks).

@@ -53,14 +53,13 @@ suite('ghost text', () => {
   });
 });
 
-// Keystroke-to-ghost-text time as the user sees it: from the last real keystroke (the browser driver returns once
-// it is typed) to the ghost text in the DOM. The driver's ghost route waits GHOST_SETTLE_MS after it sees the text,
-// so that is taken off again. The debounce (50 ms in these tests) is part of what is measured.
+// Keystroke-to-ghost-text time as the user sees it: from the last real keystroke (the time the browser driver notes
+// once it is typed) to the first animation frame in which the page shows the ghost text (the time the page notes),
+// both wall clock on this machine. The debounce (50 ms in these tests) is part of what is measured.
 //
 // Measured with the latency budget off (0) and on (the default, 300 ms), on the tiny test model and, when the repository
 // has it (bench/README.md: `npm run make-model -- --preset 124m`), on a GPT-2-124M-shaped q8 model, whose 32 new tokens
 // take 0.25-0.8 s here (short prompt), about the budget or longer. p50/p90 go into the tests' titles and test-results/e2e/ghost-latency.json.
-const GHOST_SETTLE_MS = 100;
 const LATENCY_TRIES = 8;
 
 
@@ -82,7 +81,7 @@ suite('keystroke-to-ghost-text latency', () => {
     for (const mode of modes) runs.push(await measure(mode, big));
     const file = path.join(repo, GHOST_LATENCY_FILE);
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const written: GhostLatencyFile = { measured: new Date().toISOString(), tries: LATENCY_TRIES, debounceMs: 50, what: 'last keystroke to ghost text in the DOM', runs };
+    const written: GhostLatencyFile = { measured: new Date().toISOString(), tries: LATENCY_TRIES, debounceMs: 50, what: 'last keystroke to the first frame showing ghost text', runs };
     fs.writeFileSync(file, JSON.stringify(written, null, 2) + '\n');
     for (const [i, run] of runs.entries()) {
       const test = this.test?.parent?.tests[i];
@@ -116,10 +115,9 @@ async function measure(mode: LatencyMode, big: string): Promise<LatencyRun> {
     for (let i = 0; i < LATENCY_TRIES; i++) {
       await vscode.commands.executeCommand('editor.action.inlineSuggest.hide');
       await waitFor('the previous ghost text to go', async () => !(await driver.ghost(1)).visible, 5000);
-      await driver.keys(i % 2 ? ' The' : ' Then');
-      const typed = performance.now();
+      const { typedAt } = await driver.keys(i % 2 ? ' The' : ' Then');
       const view = await driver.ghost(15_000);
-      if (view.visible) run.timesMs.push(Math.round(performance.now() - GHOST_SETTLE_MS - typed));
+      if (view.visible && view.seenAt !== undefined) run.timesMs.push(view.seenAt - typedAt);
       else run.misses++; // a random model may propose nothing after this word
     }
   } finally {

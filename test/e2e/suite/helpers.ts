@@ -227,6 +227,8 @@ export interface GhostView {
   text: string;
   count: number;
   screenshot?: string;
+  /** Wall-clock ms (Date.now) at which the page first showed the ghost text, when it did. */
+  seenAt?: number;
 }
 export interface StatusView {
   found: boolean;
@@ -254,7 +256,7 @@ function browserOnly(what: string): Promise<never> {
 /** Under desktop VS Code: idle is a pause, keystrokes go through the `type` command, the page cannot be looked at. */
 const noBrowser = {
   idle: () => sleep(500).then(() => ({ ok: true as const })),
-  keys: (text: string) => typeText(text).then(() => ({ ok: true as const })),
+  keys: (text: string) => typeText(text).then(() => ({ ok: true as const, typedAt: Date.now() })),
   ghost: (_timeoutMs: number, _screenshot?: string): Promise<GhostView> => browserOnly('ghost text as rendered'),
   status: (): Promise<StatusView> => browserOnly('the status bar as rendered'),
   screenshot: (_name: string): Promise<{ path: string }> => Promise.reject(new Error('no screenshots without a browser')),
@@ -266,8 +268,8 @@ const browser: typeof noBrowser = {
   idle: () => call<{ ok: true }>('idle'),
   /** Waits up to `timeoutMs` for ghost text in the focused editor; `screenshot` names a PNG the runner writes. */
   ghost: (timeoutMs, screenshot) => call<GhostView>('ghost', { timeoutMs, screenshot }),
-  /** Real keystrokes through the browser (the editor must have focus). */
-  keys: (text) => call<{ ok: true }>('keys', { text }),
+  /** Real keystrokes through the browser (the editor must have focus); typedAt: wall-clock ms after the last one. */
+  keys: (text) => call<{ ok: true; typedAt: number }>('keys', { text }),
   /** The extension's status bar item as rendered. */
   status: () => call<StatusView>('status'),
   screenshot: (name) => call<{ path: string }>('screenshot', { name }),
