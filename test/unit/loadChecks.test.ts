@@ -30,6 +30,16 @@ describe('load checks', function () {
   afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
   const load = (log?: (m: string) => void, device: 'cpu' | 'gpu' = 'cpu') => loadModel({ folder, name: 'm', dtype: 'fp32', device, threads: 1, log });
+
+  it('a relative folder is refused by name: it would resolve against whatever folder the extension host runs in', async () => {
+    const relative = path.relative(process.cwd(), folder);
+    await assert.rejects(loadModel({ folder: relative, name: 'm', dtype: 'fp32', device: 'cpu', threads: 1 }), (error: Error & { code?: string }) => {
+      assert.equal(error.code, 'model-files');
+      assert.match(error.message, /not an absolute path/);
+      assert.ok(error.message.includes(relative), error.message);
+      return true;
+    });
+  });
   const editGraph = (edit: (g: onnx.IGraphProto) => void) => {
     const file = path.join(folder, GRAPH);
     const model = onnx.ModelProto.decode(fs.readFileSync(file));

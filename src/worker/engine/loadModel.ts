@@ -50,6 +50,9 @@ const TOLERANCE: Record<Dtype, ProbeTolerance> = {
 
 export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
+  // Relative to what? The extension host's working folder is nobody's choice, and transformers.js takes some
+  // relative paths for hub ids ("not a usable tokenizer (fetch failed)").
+  if (!path.isAbsolute(folder)) throw new EngineError('model-files', `${folder}: not an absolute path; give the model folder's full path`);
   const log = request.log ?? (() => undefined);
   const config = await readConfig(folder);
   // Nothing here holds the file's bytes: `shipped` lets go of them while onnxruntime loads (shippedGraph.ts).
