@@ -154,5 +154,9 @@ describe('model store (loopback hub)', function () {
   it('a local folder is used as it is, and a missing one is named', async () => {
     assert.equal((await resolveModel({ kind: 'folder', path: tiny }, 'fp32')).folder, tiny);
     await assert.rejects(resolveModel({ kind: 'folder', path: path.join(cacheDir, 'nope') }, 'fp32'), /model folder .*nope does not exist/);
+    // Relative to the extension host's working folder, which nobody chose: said as such, whether or not it exists there.
+    for (const relative of ['models/nope', path.relative(process.cwd(), tiny)]) {
+      await assert.rejects(resolveModel({ kind: 'folder', path: relative }, 'fp32'), new RegExp(`^EngineError: ${relative}: not an absolute path`));
+    }
   });
 });

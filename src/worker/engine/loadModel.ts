@@ -16,7 +16,7 @@ import { referenceWeightsInFile } from './externalWeights';
 import { checkConfigAgainstGraph } from './graphCheck';
 import { chooseGraph, type GraphCandidate } from './graphChoice';
 import { makeLeanGraph } from './leanGraph';
-import { checkModelFile, findGraph, readConfig, readGraphBytes, READ_LIMITS } from './modelFiles';
+import { checkModelFile, findGraph, readConfig, readGraphBytes, READ_LIMITS, requireAbsoluteFolder } from './modelFiles';
 import type { ProbeTolerance } from './probe';
 import { ProbeRecord } from './probeRecord';
 import { ShippedGraph } from './shippedGraph';
@@ -50,9 +50,7 @@ const TOLERANCE: Record<Dtype, ProbeTolerance> = {
 
 export async function loadModel(request: LoadRequest): Promise<LoadedModel> {
   const { folder, dtype } = request;
-  // Relative to what? The extension host's working folder is nobody's choice, and transformers.js takes some
-  // relative paths for hub ids ("not a usable tokenizer (fetch failed)").
-  if (!path.isAbsolute(folder)) throw new EngineError('model-files', `${folder}: not an absolute path; give the model folder's full path`);
+  requireAbsoluteFolder(folder);
   const log = request.log ?? (() => undefined);
   const config = await readConfig(folder);
   // Nothing here holds the file's bytes: `shipped` lets go of them while onnxruntime loads (shippedGraph.ts).

@@ -27,6 +27,14 @@ export type GraphSource =
     }
   | { kind: 'checkpoint'; file: string };
 
+/**
+ * A model folder given as a relative path resolves against the extension host's working folder, which nobody chose
+ * (and transformers.js takes some relative paths for hub ids): refused by name, before anything looks for it.
+ */
+export function requireAbsoluteFolder(folder: string): void {
+  if (!path.isAbsolute(folder)) throw new EngineError('model-files', `${folder}: not an absolute path; give the model folder's full path`);
+}
+
 export async function readConfig(folder: string): Promise<Gpt2Config> {
   const file = path.join(folder, 'config.json');
   const text = await readModelFile(file, READ_LIMITS.json);

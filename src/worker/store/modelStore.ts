@@ -6,6 +6,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Dtype, ModelSource } from '../../protocol';
+import { requireAbsoluteFolder } from '../engine/modelFiles';
 import { EngineError } from '../errors';
 import { BASE_FILES, onnxCandidates } from '../onnxFiles';
 import { snapshotFolder } from './cacheFolder';
@@ -131,6 +132,7 @@ const repoName = (source: HubSource): string => `${source.modelId}@${source.revi
 const noExport = (source: HubSource, dtype: Dtype): string => `${repoName(source)} has no ${dtype} ONNX export (looked for ${onnxCandidates(dtype).join(', ')})`;
 
 async function existingFolder(folder: string): Promise<string> {
+  requireAbsoluteFolder(folder);
   const stat = await fs.stat(folder).catch(() => undefined);
   if (!stat) throw new EngineError('model-files', `model folder ${folder} does not exist`);
   if (!stat.isDirectory()) throw new EngineError('model-files', `model folder ${folder} is not a folder`);
