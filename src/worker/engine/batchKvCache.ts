@@ -27,11 +27,6 @@ export class BatchKvCache {
     return this.rowIds.length;
   }
 
-  /** Positions every row holds: the prompt and one per step so far. */
-  get positions(): number {
-    return this.promptLength + this.generated;
-  }
-
   /** `rows` rows continue what `cache` holds, with room for `positions` positions each. */
   start(cache: KvCache, rows: number, positions: number): void {
     const { nLayer, nHead, headDim } = this.shape;
