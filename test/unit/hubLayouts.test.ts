@@ -120,8 +120,10 @@ describe('hub export layouts', function () {
 
   it('reads the inputs a model declares and refuses the ones it cannot feed, by name', () => {
     const past = ['past_key_values.0.key', 'past_key_values.0.value'];
-    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'position_ids', ...past]), { positionIds: true, useCacheBranch: false, logitsFrom: false });
-    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'use_cache_branch', ...past]), { positionIds: false, useCacheBranch: true, logitsFrom: false });
+    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'position_ids', ...past]), { positionIds: true, useCacheBranch: false, logitsFrom: false, tokenRows: false });
+    assert.deepEqual(modelInputsOf(['input_ids', 'attention_mask', 'use_cache_branch', ...past]), { positionIds: false, useCacheBranch: true, logitsFrom: false, tokenRows: false });
+    // the engine's own rewrite (tokenRows.ts): the decoder feeds it, from the table it was given
+    assert.equal(modelInputsOf(['input_ids', 'attention_mask', 'token_rows', 'logits_from', ...past]).tokenRows, true);
     assert.throws(() => modelInputsOf(['input_ids', 'attention_mask', 'token_type_ids', ...past]), /unsupported model input token_type_ids/);
     assert.throws(() => modelInputsOf(['input_ids', 'position_ids', ...past]), /no attention_mask input/);
   });

@@ -5,6 +5,7 @@ import { BatchKvCache } from './batchKvCache';
 import { KvCache, type CacheShape } from './kvCache';
 import { LOGITS_FROM } from './leanGraph';
 import { modelInputsOf, type ModelInputs } from './modelInputs';
+import { readTokenRows, TOKEN_ROWS, type TokenTableInFile } from './tokenRows';
 
 export interface DecoderShape extends CacheShape {
   vocabSize: number;
@@ -68,8 +69,11 @@ export class Gpt2Decoder implements TokenDecoder {
     private readonly session: InferenceSession,
     readonly shape: DecoderShape,
     readonly graphOutputs: GraphOutputs,
+    /** Where the rows of `token_rows` are read from, for a graph that takes them (tokenRows.ts). */
+    readonly tokenTable?: TokenTableInFile,
   ) {
     this.inputs = modelInputsOf(session.inputNames);
+    if (this.inputs.tokenRows && !tokenTable) throw new Error(`the graph takes ${TOKEN_ROWS}, but no token table to read them from was given`);
     this.cache = new KvCache(shape, !this.inputs.positionIds);
     this.outputNames = ['logits'];
     for (let l = 0; l < shape.nLayer; l++) this.outputNames.push(`${graphOutputs.present}.${l}.key`, `${graphOutputs.present}.${l}.value`);
@@ -114,6 +118,7 @@ export class Gpt2Decoder implements TokenDecoder {
     // A lean graph slices the last position before its lm_head; from 0 it returns them all (leanGraph.ts).
     if (logitsFrom) feeds[LOGITS_FROM] = new Tensor('int64', [everyPosition ? 0n : -1n], [1]);
     feeds.input_ids = new Tensor('int64', BigInt64Array.from(ids, BigInt), [1, ids.length]);
+    if (this.inputs.tokenRows) feeds[TOKEN_ROWS] = readTokenRows(this.tokenTable!, ids, [1, ids.length]);
     const pastLength = Number(feeds['past_key_values.0.key'].dims[2]);
     const out = await this.session.run(feeds, this.outputNames);
     const logits = out.logits.data as Float32Array; // [1, 1 | seq, vocab]
@@ -149,6 +154,7 @@ export class Gpt2Decoder implements TokenDecoder {
         if (this.inputs.useCacheBranch) feeds.use_cache_branch = new Tensor('bool', [true], [1]);
         if (this.inputs.logitsFrom) feeds[LOGITS_FROM] = new Tensor('int64', [-1n], [1]);
         feeds.input_ids = new Tensor('int64', BigInt64Array.from(tokens, BigInt), [tokens.length, 1]);
+        if (this.inputs.tokenRows) feeds[TOKEN_ROWS] = readTokenRows(this.tokenTable!, tokens, [tokens.length, 1]);
         const out = await this.session.run(feeds, this.outputNames);
         const logits = out.logits.data as Float32Array; // [B, 1, vocab]
         if (logits.length !== tokens.length * vocabSize) throw new Error(`logits have ${logits.length} values for ${tokens.length} rows`);

@@ -9,6 +9,7 @@ import { AS_SHIPPED, Gpt2Decoder, type DecoderShape, type GraphOutputs } from '.
 import { probeLogits, probeMismatch, type ProbeTolerance } from './probe';
 import { createSession, firstLine, gpuProviders, missingPrerequisite, providerStatus } from './session';
 import { collectGarbageNow, ShippedGraph } from './shippedGraph';
+import type { TokenTableInFile } from './tokenRows';
 
 export interface GraphCandidate {
   /** Said in the log and in ModelInfo.graph, e.g. "the engine's graph on the export's q8 weights". */
@@ -22,6 +23,8 @@ export interface GraphCandidate {
    */
   externalDataFolder?: string;
   inlineWeights?: boolean;
+  /** Set by build() when the graph takes the embedding's rows as an input (tokenRows.ts): where to read them. */
+  tokenTable?: TokenTableInFile;
 }
 
 export interface GraphChoiceRequest {
@@ -110,10 +113,10 @@ async function shippedBytes({ shipped }: GraphChoiceRequest): Promise<Uint8Array
   return shipped instanceof ShippedGraph ? shipped.bytes() : shipped;
 }
 
-async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number, externalDataFolder?: string) {
+async function loadOnCpu(bytes: Uint8Array, outputs: GraphOutputs, shape: DecoderShape, threads: number, externalDataFolder?: string, tokenTable?: TokenTableInFile) {
   const session = await createSession(bytes, 'cpu', threads, externalDataFolder);
   try {
-    return { session, decoder: new Gpt2Decoder(session, shape, outputs) };
+    return { session, decoder: new Gpt2Decoder(session, shape, outputs, tokenTable) };
   } catch (error) {
     await session.release();
     throw error;
@@ -130,7 +133,7 @@ async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], req
   }
   // The file's bytes are read again should anything still need them; onnxruntime loads without them in memory.
   if (request.shipped instanceof ShippedGraph && request.shipped.release()) collectGarbageNow();
-  let loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads, candidate.externalDataFolder).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+  let loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads, candidate.externalDataFolder, candidate.tokenTable).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
   if (typeof loaded === 'string' && candidate.externalDataFolder) {
     // The same graph with its weights inside it, as every graph was loaded before externalWeights.ts.
     request.log(`${request.file}: ${candidate.description} with its weights read from the file: ${loaded}; loading it with the weights inside the graph`);
@@ -142,7 +145,7 @@ async function tryCandidate(candidate: GraphCandidate, want: Float32Array[], req
       return `it cannot be built (${errorMessage(error)})`;
     }
     if (request.shipped instanceof ShippedGraph && request.shipped.release()) collectGarbageNow();
-    loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
+    loaded = await loadOnCpu(bytes, candidate.outputs, request.shape, request.threads, undefined, candidate.tokenTable).catch((error: unknown) => `ONNX Runtime refused it (${firstLine(error)})`);
   }
   if (typeof loaded === 'string') return loaded;
   const why = await probeLogits(loaded.decoder).then(
@@ -180,7 +183,7 @@ async function tryProvider(provider: string, cpu: ChosenGraph & { bytes: Uint8Ar
     const missing = providerStatus(provider) === 'not bundled' ? ' (not bundled with onnxruntime-node; its libraries must be installed)' : '';
     return `unavailable${missing}: ${firstLine(error)}`;
   }
-  const decoder = new Gpt2Decoder(session, request.shape, cpu.decoder.graphOutputs);
+  const decoder = new Gpt2Decoder(session, request.shape, cpu.decoder.graphOutputs, cpu.decoder.tokenTable);
   const why = await probeLogits(decoder).then(
     (got) => probeMismatch(got, want, request.tolerance),
     (error: unknown) => `the probe failed (${firstLine(error)})`,

@@ -20,6 +20,7 @@ import { checkModelFile, findGraph, readConfig, readGraphBytes, READ_LIMITS, req
 import type { ProbeTolerance } from './probe';
 import { ProbeRecord } from './probeRecord';
 import { ShippedGraph } from './shippedGraph';
+import { takeTokenRowsFromFile } from './tokenRows';
 import { loadTokenizer, type TextCodec } from './tokenizer';
 
 export interface LoadedModel {
@@ -137,11 +138,15 @@ function leanRewrite(shipped: ShippedGraph, config: Gpt2Config, description: str
 }
 
 /**
- * The graph's matmul weights as references into the model file (externalWeights.ts), unless the candidate must
- * hold them: `file` is the file's path when `bytes`, which the graph's weights are views of, are its own.
+ * The graph's matmul weights as references into the model file (externalWeights.ts), and the embedding's rows read
+ * from it (tokenRows.ts), unless the candidate must hold them: `file` is the file's path when `bytes`, which the
+ * graph's weights are views of, are its own.
  */
 function weightsInFile(candidate: GraphCandidate, graph: onnx.IModelProto, file: string | undefined, bytes: Uint8Array): void {
-  const referenced = file && !candidate.inlineWeights ? referenceWeightsInFile(graph, { path: file, bytes }) : 0;
+  const inFile = file && !candidate.inlineWeights ? { path: file, bytes } : undefined;
+  // First: once the embedding reads its rows from the file, the token table is only the lm_head's weight.
+  candidate.tokenTable = inFile && takeTokenRowsFromFile(graph, inFile);
+  const referenced = inFile ? referenceWeightsInFile(graph, inFile) : 0;
   candidate.externalDataFolder = referenced > 0 ? path.dirname(file!) : undefined;
 }
 

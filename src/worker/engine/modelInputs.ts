@@ -9,9 +9,11 @@ export interface ModelInputs {
   useCacheBranch: boolean;
   /** A lean graph's `logits_from` (leanGraph.ts): -1 for the last position's logits, 0 for every position's. */
   logitsFrom: boolean;
+  /** The embedding's rows come in as `token_rows` (tokenRows.ts), read from the model file by the decoder. */
+  tokenRows: boolean;
 }
 
-const KNOWN = /^(input_ids|attention_mask|position_ids|use_cache_branch|logits_from|past_key_values\.\d+\.(key|value))$/;
+const KNOWN = /^(input_ids|attention_mask|position_ids|use_cache_branch|logits_from|token_rows|past_key_values\.\d+\.(key|value))$/;
 
 /** Reads the inputs a session declares; a required input the engine cannot feed is refused by name. */
 export function modelInputsOf(inputNames: readonly string[]): ModelInputs {
@@ -20,5 +22,5 @@ export function modelInputsOf(inputNames: readonly string[]): ModelInputs {
   for (const required of ['input_ids', 'attention_mask', 'past_key_values.0.key']) {
     if (!inputNames.includes(required)) throw new Error(`the model has no ${required} input`);
   }
-  return { positionIds: inputNames.includes('position_ids'), useCacheBranch: inputNames.includes('use_cache_branch'), logitsFrom: inputNames.includes('logits_from') };
+  return { positionIds: inputNames.includes('position_ids'), useCacheBranch: inputNames.includes('use_cache_branch'), logitsFrom: inputNames.includes('logits_from'), tokenRows: inputNames.includes('token_rows') };
 }
