@@ -170,14 +170,20 @@ function siftDown(logits: Float32Array, heap: Int32Array, start: number, size: n
   }
 }
 
-/** Leaves the k best token ids in heap[0..k): one pass, most tokens rejected by a single comparison with the root. */
+/**
+ * Leaves the k best token ids in heap[0..k): one pass, most tokens rejected by a single comparison with the root's
+ * logit, kept in a local (the scan is most of a sampling step: 50257 tokens, a few hundred of which enter the heap).
+ * A later id that ties the root is never better (ties go to the lower id), so `>` alone decides; NaN never enters.
+ */
 function selectBest(logits: Float32Array, k: number, heap: Int32Array): void {
   for (let id = 0; id < k; id++) heap[id] = id;
   for (let i = (k >> 1) - 1; i >= 0; i--) siftDown(logits, heap, i, k);
-  for (let id = k; id < logits.length; id++) {
-    if (!better(logits, id, heap[0])) continue;
+  let worst = logits[heap[0]];
+  for (let id = k, n = logits.length; id < n; id++) {
+    if (!(logits[id] > worst)) continue;
     heap[0] = id;
     siftDown(logits, heap, 0, k);
+    worst = logits[heap[0]];
   }
 }
 
