@@ -49,7 +49,8 @@ export function referenceWeightsInFile(model: onnx.IModelProto, file: ModelFile,
   return moved;
 }
 
-function isViewOf(raw: Uint8Array, bytes: Uint8Array): boolean {
+/** Whether `raw` lies inside `bytes` (the same buffer): its place in the file is then known. */
+export function isViewOf(raw: Uint8Array, bytes: Uint8Array): boolean {
   return raw.buffer === bytes.buffer && raw.byteOffset >= bytes.byteOffset && raw.byteOffset + raw.byteLength <= bytes.byteOffset + bytes.byteLength;
 }
 

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import { onnx } from 'onnx-proto';
 import { Tensor } from 'onnxruntime-node';
 import { EngineError } from '../errors';
-import type { ModelFile } from './externalWeights';
+import { isViewOf, type ModelFile } from './externalWeights';
 
 /** The graph input that replaces the embedding's Gather: the table's rows for input_ids, in the table's type. */
 export const TOKEN_ROWS = 'token_rows';
@@ -62,10 +62,6 @@ export function takeTokenRowsFromFile(model: onnx.IModelProto, file: ModelFile):
   const idDims = ids.type?.tensorType?.shape?.dim ?? [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }];
   graph.input!.push(onnx.ValueInfoProto.create({ name: TOKEN_ROWS, type: { tensorType: { elemType: table.dataType, shape: { dim: [...idDims, { dimValue: width }] } } } }));
   return { file: file.path, offset: raw.byteOffset - file.bytes.byteOffset, rows, width, type: element.type, bytesPerValue: element.bytes, fingerprint: fingerprintOf(fs.statSync(file.path)) };
-}
-
-function isViewOf(raw: Uint8Array, bytes: Uint8Array): boolean {
-  return raw.buffer === bytes.buffer && raw.byteOffset >= bytes.byteOffset && raw.byteOffset + raw.byteLength <= bytes.byteOffset + bytes.byteLength;
 }
 
 function fingerprintOf(s: fs.Stats): string {
