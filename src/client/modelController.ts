@@ -81,6 +81,14 @@ export class ModelController {
     this.setState({ kind: 'generating', info });
     try {
       return await this.client.generate(options, signal, onToken);
+    } catch (error) {
+      // The loaded model's files are no longer what was loaded (tokenRows.ts): the model is not ready, and the
+      // file now there is loaded (and probed) by the next request, as after a change of settings.
+      if (error instanceof WorkerError && error.code === 'model-files' && this.loaded?.info === info) {
+        this.loaded = undefined;
+        this.setState({ kind: 'error', message: `${error.message}; the model loads again on the next request` });
+      }
+      throw error;
     } finally {
       if (--this.active === 0 && this.stateValue.kind === 'generating') this.setState({ kind: 'ready', info });
     }

@@ -90,6 +90,11 @@ export class EngineService {
       isCancelled,
       onText: (sample, text) => options.stream && this.post({ type: 'token', id, sample, text }),
       log: (message) => this.post({ type: 'log', level: 'info', message }),
+    }).catch(async (error: unknown) => {
+      // The loaded model's files are no longer what was loaded (tokenRows.ts): unloaded, so the next load reads
+      // them again instead of answering "loaded" with this model.
+      if (error instanceof EngineError && error.code === 'model-files') await this.unload();
+      throw error;
     });
     this.post({ type: 'done', id, result });
   }

@@ -59,6 +59,22 @@ describe('ModelController: failed loads', function () {
     assert.equal(controller.state.kind, 'ready');
   });
 
+  it('a model file replaced on disk after the load: the request fails by name, the state says so (not "ready"), and the next request loads it again', async () => {
+    fs.cpSync(await tinyModelDir(), missing, { recursive: true });
+    controller.configure(folder(missing));
+    assert.equal((await controller.generate(request)).newTokens, 2);
+    const file = path.join(missing, 'onnx', 'decoder_model_merged.onnx');
+    fs.copyFileSync(file, file + '.new');
+    fs.renameSync(file + '.new', file); // a download or an export writes a new file under the old name
+    await assert.rejects(controller.generate({ ...request, prompt: 'Hello there' }), /the model file changed on disk after it was loaded/);
+    assert.equal(controller.state.kind, 'error');
+    assert.match((controller.state as { message: string }).message, /changed on disk.*loads again on the next request/);
+    assert.equal(loads(), 1);
+    assert.equal((await controller.generate(request)).newTokens, 2, 'the next request loads the new file');
+    assert.equal(loads(), 2);
+    assert.equal(controller.state.kind, 'ready');
+  });
+
   it('an explicit request inside the backoff shows the error again without loading; the backoff doubles per failure', async () => {
     controller.configure(folder(missing));
     await assert.rejects(controller.ensureLoaded(), /does not exist/);

@@ -72,7 +72,7 @@ function fingerprintOf(s: fs.Stats): string {
 export function readTokenRows(table: TokenTableInFile, ids: readonly number[], dims: readonly number[]): Tensor {
   const rowBytes = table.width * table.bytesPerValue;
   const bytes = new Uint8Array(ids.length * rowBytes);
-  const changed = (why: string) => new EngineError('model-files', `${table.file}: the model file changed on disk after it was loaded (${why}); reload the model`);
+  const changed = (why: string) => new EngineError('model-files', `${table.file}: the model file changed on disk after it was loaded (${why})`);
   let fd: number;
   try {
     fd = fs.openSync(table.file, 'r');
