@@ -11,6 +11,8 @@ import { resolveModel } from './store/modelStore';
 export class EngineService {
   private model?: LoadedModel;
   private modelKey?: string;
+  /** Set when the model's files changed on disk after its load: why it cannot generate until loaded again. */
+  private stale?: EngineError;
   private queue: Promise<void> = Promise.resolve();
   private readonly cancelled = new Set<number>();
   /** Ids enqueued and not yet finished: a cancel for any other id has nothing to stop and is dropped. */
@@ -56,7 +58,7 @@ export class EngineService {
 
   private async load(id: number, options: LoadOptions): Promise<void> {
     const key = JSON.stringify(options);
-    if (this.model && key === this.modelKey) return this.post({ type: 'loaded', id, info: this.model.info });
+    if (this.model && key === this.modelKey && !this.stale) return this.post({ type: 'loaded', id, info: this.model.info });
     await this.unload();
     const abort = new AbortController();
     this.downloads.set(id, abort);
@@ -81,6 +83,7 @@ export class EngineService {
 
   private async generate(id: number, raw: GenerateOptions): Promise<void> {
     if (!this.model) throw new EngineError('bad-request', 'no model is loaded; send a load request first');
+    if (this.stale) throw this.stale;
     const { decoder, codec, info } = this.model;
     const { options, notes } = normalizeGenerateOptions(raw, info.contextLength);
     for (const note of notes) this.post({ type: 'log', level: 'warn', message: `request ${id}: ${note}` });
@@ -90,10 +93,10 @@ export class EngineService {
       isCancelled,
       onText: (sample, text) => options.stream && this.post({ type: 'token', id, sample, text }),
       log: (message) => this.post({ type: 'log', level: 'info', message }),
-    }).catch(async (error: unknown) => {
-      // The loaded model's files are no longer what was loaded (tokenRows.ts): unloaded, so the next load reads
-      // them again instead of answering "loaded" with this model.
-      if (error instanceof EngineError && error.code === 'model-files') await this.unload();
+    }).catch((error: unknown) => {
+      // The loaded model's files are no longer what was loaded (tokenRows.ts): every request says so until a load
+      // reads them again (a load with the same options no longer answers with this model).
+      if (error instanceof EngineError && error.code === 'model-files') this.stale = error;
       throw error;
     });
     this.post({ type: 'done', id, result });
@@ -103,6 +106,7 @@ export class EngineService {
     const model = this.model;
     this.model = undefined;
     this.modelKey = undefined;
+    this.stale = undefined;
     await model?.dispose();
   }
 }

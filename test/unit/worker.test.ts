@@ -36,6 +36,34 @@ describe('model worker', function () {
   });
   after(() => client.terminate());
 
+  it('a model file changed on disk: every request says so (not "no model is loaded") until a load with the same options reads it again', async () => {
+    const fs = await import('node:fs');
+    const os = await import('node:os');
+    const path = await import('node:path');
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'local-gpt2-worker-'));
+    const own = new WorkerClient(workerScript());
+    try {
+      fs.cpSync(await tinyModelDir(), copy, { recursive: true });
+      const options: LoadOptions = { ...load, source: { kind: 'folder', path: copy } };
+      await own.load(options);
+      const file = path.join(copy, 'onnx', 'decoder_model_merged.onnx');
+      fs.copyFileSync(file, file + '.new');
+      fs.renameSync(file + '.new', file);
+      for (const prompt of ['Hello', 'Hello there']) {
+        await assert.rejects(own.generate(request({ prompt })), (error: WorkerError) => {
+          assert.equal(error.code, 'model-files');
+          assert.match(error.message, /the model file changed on disk after it was loaded/);
+          return true;
+        });
+      }
+      await own.load(options);
+      assert.equal((await own.generate(request())).newTokens, 8, 'loaded again from the file now there');
+    } finally {
+      await own.terminate();
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+  });
+
   it('a fixed seed reproduces a sample, another seed gives another', async () => {
     const a = await client.generate(request({ maxNewTokens: 16 }));
     const b = await client.generate(request({ maxNewTokens: 16 }));
