@@ -71,7 +71,11 @@ export class ShippedGraph {
 }
 
 async function fingerprint(file: string): Promise<string> {
-  const s = await fs.stat(file);
+  return fingerprintOf(await fs.stat(file));
+}
+
+/** Which file this is and whether it changed: the same name with another inode, size or mtime is another file. */
+export function fingerprintOf(s: { dev: number; ino: number; size: number; mtimeMs: number }): string {
   return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 

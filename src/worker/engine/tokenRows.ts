@@ -14,6 +14,7 @@ import { onnx } from 'onnx-proto';
 import { Tensor } from 'onnxruntime-node';
 import { EngineError } from '../errors';
 import { isViewOf, type ModelFile } from './externalWeights';
+import { fingerprintOf } from './shippedGraph';
 
 /** The graph input that replaces the embedding's Gather: the table's rows for input_ids, in the table's type. */
 export const TOKEN_ROWS = 'token_rows';
@@ -62,10 +63,6 @@ export function takeTokenRowsFromFile(model: onnx.IModelProto, file: ModelFile):
   const idDims = ids.type?.tensorType?.shape?.dim ?? [{ dimParam: 'batch_size' }, { dimParam: 'sequence_length' }];
   graph.input!.push(onnx.ValueInfoProto.create({ name: TOKEN_ROWS, type: { tensorType: { elemType: table.dataType, shape: { dim: [...idDims, { dimValue: width }] } } } }));
   return { file: file.path, offset: raw.byteOffset - file.bytes.byteOffset, rows, width, type: element.type, bytesPerValue: element.bytes, fingerprint: fingerprintOf(fs.statSync(file.path)) };
-}
-
-function fingerprintOf(s: fs.Stats): string {
-  return `${s.dev}:${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
 /** `token_rows` for ids laid out as `dims` ([B, S]): each id's row of the table, read from the model file. */
